@@ -1,0 +1,117 @@
+// Package web is the admin UI: server-rendered pages where the crisis team
+// opens incidents, records and corrects their facts, moves them through their
+// states and, as admins, manages users, API tokens and the audit log.
+//
+// Pages are html/template files embedded in the binary and parsed when the
+// handler is built, so a broken template stops the server at start-up rather
+// than on the first request. Every page works without JavaScript. Every
+// action goes through app.Service, which checks the principal's permission;
+// the UI only hides what a role cannot use. Every POST must carry the
+// session's CSRF token (see package httpauth).
+package web
+
+import (
+	"embed"
+	"log/slog"
+	"net/http"
+
+	"github.com/candorhq/candor/internal/app"
+	"github.com/candorhq/candor/internal/httpauth"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// maxBody bounds every request body. The largest form, the facts, is far
+// below it even with every text field at its limit.
+const maxBody = 1 << 20
+
+type handler struct {
+	svc   *app.Service
+	authn *httpauth.Authenticator
+	log   *slog.Logger
+	pages map[string]*pageTemplate
+	// staticVersion is a hash of the static files, appended to their URLs
+	// so browsers may cache them forever and still see a new release.
+	staticVersion string
+}
+
+// New returns the admin UI handler, mounted at "/". It panics if a template
+// does not parse: that is a programming error, caught at start-up and by
+// every test.
+func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger) http.Handler {
+	h := &handler{svc: svc, authn: authn, log: log.With("component", "web")}
+	var err error
+	if h.pages, err = parsePages(); err != nil {
+		panic(err)
+	}
+	h.staticVersion = staticVersion()
+	mux := http.NewServeMux()
+	h.routes(mux.HandleFunc)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// routes registers every page and action. Routes reads the same list, so the
+// role tests can check that they cover every route.
+func (h *handler) routes(handle func(pattern string, fn func(http.ResponseWriter, *http.Request))) {
+	handle("GET /static/", h.static)
+	handle("/", h.notFound)
+
+	handle("GET /login", h.loginForm)
+	handle("POST /login", h.login)
+	handle("POST /logout", h.logout)
+
+	handle("GET /{$}", h.incidents)
+	handle("GET /incidents/new", h.newIncidentForm)
+	handle("POST /incidents", h.createIncident)
+	handle("GET /incidents/{id}", h.incident)
+	handle("POST /incidents/{id}/update", h.updateIncident)
+	handle("POST /incidents/{id}/state", h.moveIncident)
+	handle("GET /incidents/{id}/facts/edit", h.editFacts)
+	handle("POST /incidents/{id}/facts", h.saveFacts)
+	handle("GET /incidents/{id}/versions", h.versions)
+	handle("GET /incidents/{id}/versions/{version}", h.version)
+	handle("GET /incidents/{id}/versions/diff", h.diff)
+	handle("GET /incidents/{id}/audit", h.incidentAudit)
+
+	handle("GET /users", h.users)
+	handle("POST /users", h.createUser)
+	handle("POST /users/{id}/role", h.changeRole)
+	handle("POST /users/{id}/disable", h.disableUser)
+	handle("POST /users/{id}/enable", h.enableUser)
+
+	handle("GET /tokens", h.tokens)
+	handle("POST /tokens", h.createToken)
+	handle("POST /tokens/{id}/revoke", h.revokeToken)
+
+	handle("GET /audit", h.audit)
+	handle("POST /audit/verify", h.verifyAudit)
+}
+
+// Routes lists every route pattern the UI registers ("POST /incidents"),
+// except the static files and the not-found fallback.
+func Routes() []string {
+	var out []string
+	(&handler{}).routes(func(p string, _ func(http.ResponseWriter, *http.Request)) {
+		if p != "/" && p != "GET /static/" {
+			out = append(out, p)
+		}
+	})
+	return out
+}
+
+// securityHeaders keeps pages out of frames, scripts to our own files, and
+// referrers (which carry incident ids) on our own site.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
