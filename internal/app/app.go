@@ -16,6 +16,7 @@ import (
 	"github.com/candorhq/candor/internal/audit"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/incident"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/store"
 )
 
@@ -28,12 +29,20 @@ type Service struct {
 	sessionTTL   time.Duration
 	loginByIP    *auth.Limiter
 	loginByEmail *auth.Limiter
+
+	company   notice.Company
+	approvals map[string]int
 }
 
 // Options tune a Service; zero values take the defaults.
 type Options struct {
 	// SessionTTL is how long a session lasts without use (default 12h).
 	SessionTTL time.Duration
+	// Company is the organisation that sends the notices.
+	Company notice.Company
+	// Approvals overrides, per audience kind, how many approvers other
+	// than the author a notice needs (default: one; regulators: two).
+	Approvals map[string]int
 }
 
 // New returns a Service over db.
@@ -41,10 +50,15 @@ func New(db *store.DB, log *slog.Logger, opt Options) *Service {
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = 12 * time.Hour
 	}
+	if opt.Company.Name == "" {
+		opt.Company.Name = "Our company"
+	}
 	return &Service{
 		db:         db,
 		log:        log.With("component", "app"),
 		sessionTTL: opt.SessionTTL,
+		company:    opt.Company,
+		approvals:  opt.Approvals,
 		// 10 attempts at once per address, then one every 6 s; 5 per
 		// account, then one every 30 s: enough for a person who mistypes,
 		// far too slow for guessing.
