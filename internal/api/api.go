@@ -37,7 +37,7 @@ type Route struct {
 }
 
 // Routes lists every endpoint, in the order docs/api.md documents them.
-var Routes = []Route{
+var Routes = append([]Route{
 	{"GET", "/me"},
 	{"GET", "/data-kinds"},
 	{"GET", "/incidents"},
@@ -73,7 +73,7 @@ var Routes = []Route{
 	{"GET", "/incidents/{id}/segments"},
 	{"POST", "/incidents/{id}/segments"},
 	{"GET", "/segments/{id}"},
-}
+}, noticeRoutes...)
 
 // New returns the API handler; mount it with the /api/v1 prefix stripped.
 func New(svc *app.Service, log *slog.Logger) http.Handler {
@@ -114,6 +114,9 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 		"GET /incidents/{id}/segments":                 h.listSegments,
 		"POST /incidents/{id}/segments":                h.createSegment,
 		"GET /segments/{id}":                           h.getSegment,
+	}
+	for k, fn := range h.noticeHandlers() {
+		handlers[k] = fn
 	}
 	mux := http.NewServeMux()
 	for _, rt := range Routes {

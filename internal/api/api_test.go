@@ -18,6 +18,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/incident"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/server"
 	"github.com/candorhq/candor/internal/store"
 	"github.com/candorhq/candor/internal/store/storetest"
@@ -35,6 +36,7 @@ type env struct {
 	srv    *httptest.Server
 	tokens map[auth.Role]string
 	users  map[auth.Role]auth.User
+	pbs    int
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
@@ -130,6 +132,7 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 		read := []auth.Role{auth.Admin, auth.Approver, auth.Editor, auth.Responder, auth.Viewer}
 		edit := []auth.Role{auth.Admin, auth.Approver, auth.Editor}
 		admin := []auth.Role{auth.Admin}
+		approve := []auth.Role{auth.Admin, auth.Approver}
 		n := 0
 		type req struct {
 			path string
@@ -219,6 +222,48 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 					"rule": map[string]any{"field": "exposed", "op": "includes", "value": "card_number"}}}
 			}},
 			{api.Route{"GET", "/segments/{id}"}, read, 200, func() req { return req{fmt.Sprintf("/segments/%d", e.segment().ID), nil} }},
+			{api.Route{"GET", "/incidents/{id}/notices"}, read, 200, func() req { return req{fmt.Sprintf("/incidents/%d/notices", e.incident().ID), nil} }},
+			{api.Route{"POST", "/incidents/{id}/notices"}, edit, 201, func() req {
+				return req{fmt.Sprintf("/incidents/%d/notices", e.incident().ID), map[string]any{"title": "Press release", "audience_kind": "press",
+					"channels": []string{"email"}, "content": map[string]any{"subject": "Statement", "body": "{{.Facts.WhatHappened}}"}}}
+			}},
+			{api.Route{"POST", "/incidents/{id}/playbook"}, edit, 201, func() req {
+				return req{fmt.Sprintf("/incidents/%d/playbook", e.incident().ID), map[string]any{"key": "customer-data-breach"}}
+			}},
+			{api.Route{"GET", "/notices/{id}"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d", e.notice(notice.Draft).ID), nil} }},
+			{api.Route{"PUT", "/notices/{id}"}, edit, 201, func() req {
+				return req{fmt.Sprintf("/notices/%d", e.notice(notice.Approved).ID), map[string]any{"base_version": 1, "reason": "clearer", "content": map[string]any{"subject": "S", "body": "B"}}}
+			}},
+			{api.Route{"GET", "/notices/{id}/versions"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d/versions", e.notice(notice.Draft).ID), nil} }},
+			{api.Route{"GET", "/notices/{id}/versions/{version}"}, read, 200, func() req {
+				return req{fmt.Sprintf("/notices/%d/versions/1", e.notice(notice.Draft).ID), nil}
+			}},
+			{api.Route{"GET", "/notices/{id}/diff"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d/diff?from=1&to=1", e.notice(notice.Draft).ID), nil} }},
+			{api.Route{"POST", "/notices/{id}/check"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d/check", e.notice(notice.Draft).ID), map[string]any{}} }},
+			{api.Route{"GET", "/notices/{id}/preview"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d/preview", e.notice(notice.Draft).ID), nil} }},
+			{api.Route{"POST", "/notices/{id}/submit"}, edit, 200, func() req {
+				return req{fmt.Sprintf("/notices/%d/submit", e.notice(notice.Draft).ID), map[string]any{"version": 1}}
+			}},
+			{api.Route{"POST", "/notices/{id}/review"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/notices/%d/review", e.notice(notice.InReview).ID), map[string]any{"version": 1, "decision": "approve"}}
+			}},
+			{api.Route{"POST", "/notices/{id}/withdraw"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/notices/%d/withdraw", e.notice(notice.Approved).ID), map[string]any{"version": 1, "reason": "facts changed"}}
+			}},
+			{api.Route{"GET", "/review-queue"}, read, 200, func() req { return req{"/review-queue", nil} }},
+			{api.Route{"GET", "/playbooks"}, read, 200, func() req { return req{"/playbooks", nil} }},
+			{api.Route{"POST", "/playbooks"}, edit, 201, func() req {
+				n++
+				return req{"/playbooks", map[string]any{"name": fmt.Sprintf("Phishing %d", n), "items": []map[string]any{
+					{"title": "Staff memo", "audience": "employees", "channels": []string{"email"}, "offset": "0", "subject": "S", "body": "B"}}}}
+			}},
+			{api.Route{"GET", "/playbooks/{key}"}, read, 200, func() req { return req{"/playbooks/customer-data-breach", nil} }},
+			{api.Route{"PUT", "/playbooks/{key}"}, edit, 200, func() req {
+				pb := e.playbook()
+				return req{"/playbooks/" + pb.Key, map[string]any{"version": 1, "name": pb.Name, "items": pb.Items}}
+			}},
+			{api.Route{"GET", "/notifications"}, read, 200, func() req { return req{"/notifications", nil} }},
+			{api.Route{"POST", "/notifications/read"}, read, 204, func() req { return req{"/notifications/read", map[string]any{}} }},
 		}
 		covered := map[api.Route]bool{}
 		for _, c := range cases {
