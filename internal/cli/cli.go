@@ -65,6 +65,8 @@ func commands() []command {
 		{"audit", "check the audit log's hash chain: verify", runAudit},
 		{"audience", "manage audiences and standing lists: create, list, attach", runAudience},
 		{"import", "import recipients from a CSV file into an audience", runImport},
+		{"playbook", "response packages: list, apply to an incident, save", runPlaybook},
+		{"notice", "an incident's notices: list, show, check", runNotice},
 		{"config", "show the effective configuration: dump", runConfig},
 		{"version", "print the version", runVersion},
 	}
