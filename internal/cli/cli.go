@@ -223,7 +223,7 @@ func setup(ctx context.Context, env *Env, l *config.Loader, migrate bool) (*conf
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	svc := app.New(db, log, app.Options{SessionTTL: cfg.SessionTTL})
+	svc := app.New(db, log, appOptions(cfg))
 	return cfg, log, svc, func() { db.Close() }, nil
 }
 

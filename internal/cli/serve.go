@@ -13,6 +13,7 @@ import (
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/config"
 	"github.com/candorhq/candor/internal/demo"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/server"
 )
 
@@ -106,7 +107,9 @@ directory by default, removed on exit; with --dir it is kept).`)
 		return err
 	}
 	defer db.Close()
-	svc := app.New(db, log, app.Options{SessionTTL: cfg.SessionTTL})
+	opts := appOptions(cfg)
+	opts.Company = demo.Company // the demo speaks for its made-up provider
+	svc := app.New(db, log, opts)
 	password := demoPassword()
 	logins, in, err := demo.Seed(ctx, svc, password)
 	if err != nil {
@@ -128,4 +131,9 @@ directory by default, removed on exit; with --dir it is kept).`)
 // demo left running on a reachable address is not open to anyone.
 func demoPassword() string {
 	return "demo-" + auth.NewSecret()[:12]
+}
+
+// appOptions are the service's options from the configuration.
+func appOptions(cfg *config.Config) app.Options {
+	return app.Options{SessionTTL: cfg.SessionTTL, Company: notice.Company{Name: cfg.CompanyName, SupportURL: cfg.CompanyURL}}
 }

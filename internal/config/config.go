@@ -25,6 +25,8 @@ type Config struct {
 	LogFormat     string
 	SessionTTL    time.Duration
 	SecureCookies bool
+	CompanyName   string
+	CompanyURL    string
 	ConfigFile    string
 
 	sources map[string]string
@@ -64,6 +66,12 @@ var settings = []setting{
 			c.LogFormat = v
 			return nil
 		}, get: func(c *Config) string { return c.LogFormat }},
+	{flag: "company-name", env: "CANDOR_COMPANY_NAME", def: "Our company",
+		help: "your organisation's name, as notices say it ({{.Company.Name}})",
+		set:  func(c *Config, v string) error { c.CompanyName = v; return nil }, get: func(c *Config) string { return c.CompanyName }},
+	{flag: "company-url", env: "CANDOR_COMPANY_URL", def: "",
+		help: "your organisation's support page, as notices link it ({{.Company.SupportURL}})",
+		set:  func(c *Config, v string) error { c.CompanyURL = v; return nil }, get: func(c *Config) string { return c.CompanyURL }},
 	{flag: "session-ttl", env: "CANDOR_SESSION_TTL", def: "12h",
 		help: "how long a sign-in lasts without use (e.g. 8h, 30m)",
 		set: func(c *Config, v string) error {
@@ -92,7 +100,7 @@ type Settings []string
 // Server is every setting; Database is what commands that only touch the
 // database need.
 var (
-	Server   = Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies"}
+	Server   = Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url"}
 	Database = Settings{"db", "log-level", "log-format"}
 )
 

@@ -93,5 +93,8 @@ func Seed(ctx context.Context, svc *app.Service, password string) ([]Login, inci
 	if in, err = svc.MoveIncident(ctx, sam, in.ID, incident.Contained, "Export script removed, credentials rotated, monitoring in place"); err != nil {
 		return nil, in, err
 	}
+	if err := seedResponse(ctx, svc, in, users); err != nil {
+		return nil, in, err
+	}
 	return logins, in, nil
 }
