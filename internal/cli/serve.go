@@ -135,5 +135,5 @@ func demoPassword() string {
 
 // appOptions are the service's options from the configuration.
 func appOptions(cfg *config.Config) app.Options {
-	return app.Options{SessionTTL: cfg.SessionTTL, Company: notice.Company{Name: cfg.CompanyName, SupportURL: cfg.CompanyURL}}
+	return app.Options{SessionTTL: cfg.SessionTTL, Company: notice.Company{Name: cfg.CompanyName, SupportURL: cfg.CompanyURL}, Approvals: cfg.Approvals}
 }

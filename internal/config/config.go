@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type Config struct {
 	SecureCookies bool
 	CompanyName   string
 	CompanyURL    string
+	Approvals     map[string]int
 	ConfigFile    string
 
 	sources map[string]string
@@ -72,6 +74,13 @@ var settings = []setting{
 	{flag: "company-url", env: "CANDOR_COMPANY_URL", def: "",
 		help: "your organisation's support page, as notices link it ({{.Company.SupportURL}})",
 		set:  func(c *Config, v string) error { c.CompanyURL = v; return nil }, get: func(c *Config) string { return c.CompanyURL }},
+	{flag: "approvals", env: "CANDOR_APPROVALS", def: "regulators=2",
+		help: "approvers (other than the author) a notice needs, per audience kind, e.g. \"regulators=2,press=2\"; kinds not listed need 1 (regulators 2)",
+		set: func(c *Config, v string) error {
+			m, err := parseApprovals(v)
+			c.Approvals = m
+			return err
+		}, get: func(c *Config) string { return formatApprovals(c.Approvals) }},
 	{flag: "session-ttl", env: "CANDOR_SESSION_TTL", def: "12h",
 		help: "how long a sign-in lasts without use (e.g. 8h, 30m)",
 		set: func(c *Config, v string) error {
@@ -100,7 +109,7 @@ type Settings []string
 // Server is every setting; Database is what commands that only touch the
 // database need.
 var (
-	Server   = Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url"}
+	Server   = Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url", "approvals"}
 	Database = Settings{"db", "log-level", "log-format"}
 )
 
@@ -235,4 +244,35 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// parseApprovals reads "kind=n,kind=n".
+func parseApprovals(v string) (map[string]int, error) {
+	m := map[string]int{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		kind, n, ok := strings.Cut(part, "=")
+		k, err := strconv.Atoi(strings.TrimSpace(n))
+		if !ok || err != nil || k < 1 || k > 5 || strings.TrimSpace(kind) == "" {
+			return nil, fmt.Errorf("approvals %q: write audience_kind=number with a number from 1 to 5, e.g. regulators=2", part)
+		}
+		m[strings.TrimSpace(kind)] = k
+	}
+	return m, nil
+}
+
+func formatApprovals(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, ",")
 }

@@ -70,3 +70,15 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
+
+func TestApprovals(t *testing.T) {
+	m, err := parseApprovals(" regulators=2, press = 3 ")
+	if err != nil || m["regulators"] != 2 || m["press"] != 3 || formatApprovals(m) != "press=3,regulators=2" {
+		t.Fatalf("%v %v", m, err)
+	}
+	for _, bad := range []string{"regulators", "press=0", "press=x", "=2", "press=9"} {
+		if _, err := parseApprovals(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
