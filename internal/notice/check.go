@@ -475,7 +475,7 @@ var (
 	// posExposure is a clause saying data was exposed.
 	posExposure = rx(`\b(taken|stolen|exposed|accessed|involved|affected|copied|leaked|compromised|included|includes|include|including|breached|seen|viewed|downloaded|obtained|acquired|exfiltrated)\b`)
 
-	phraseConsequences = rx(`\b(could|might|may|can) (be )?(used|use|try|attempt|lead|mean|result|receive|get|see|target|trick|impersonate|send)\b|\brisks?\b|\bat risk\b|\bphishing\b|\bfraud\w*\b|\bidentity theft\b|\bscams?\b|\bconsequences?\b`)
+	phraseConsequences = rx(`\b(could|might|may|can)\b[^.]{0,60}\b(fraud\w*|phishing|identity theft|scams?|misuse\w*|used|use (it|this|them|the)|try|trick\w*|impersonat\w+|target\w*|charges?|lead to|mean|result in)\b|\b(risks?|at risk|consequences?|likely to)\b|\b(watch|look) out for\b`)
 	headConsequences   = rx(`^(likely consequences|what this means( for you)?|what could happen|the risks?|risks? to you)\b`)
 	phraseBreachNature = rx(`\bhack\w*\b|\bphishing\b|\bmalware\b|\bransomware\b|\bstolen (staff |employee |admin )?(password|credentials?)\b|\bbroke into\b|\bunauthori[sz]ed access\b|\bvulnerabilit\w+\b|\bmisconfigur\w+\b|\battack\w*\b|\bcopied\b|\bexfiltrat\w+\b|\bintrud\w+\b|\bbreach of (our|the) systems?\b`)
 	phrasePolice       = rx(`\bpolice report\b`)

@@ -52,11 +52,26 @@ var kindWords = map[incident.DataKind]string{
 var kindPatterns = func() map[incident.DataKind]*regexp.Regexp {
 	m := map[incident.DataKind]*regexp.Regexp{}
 	for _, d := range incident.DataKinds {
-		p := `\b` + regexp.QuoteMeta(normalize(d.Label)) + `\b`
+		p := labelRe(d.Label)
 		if w := kindWords[d.Kind]; w != "" {
 			p += "|" + w
 		}
 		m[d.Kind] = regexp.MustCompile(p)
+	}
+	return m
+}()
+
+// labelRe matches a label without its parenthetical ("Government ID
+// numbers (passport, driver's licence)" → "government id numbers").
+func labelRe(label string) string {
+	l, _, _ := strings.Cut(normalize(label), " (")
+	return `\b` + regexp.QuoteMeta(l) + `\b`
+}
+
+var labelPatterns = func() map[incident.DataKind]*regexp.Regexp {
+	m := map[incident.DataKind]*regexp.Regexp{}
+	for _, d := range incident.DataKinds {
+		m[d.Kind] = regexp.MustCompile(labelRe(d.Label))
 	}
 	return m
 }()
@@ -188,6 +203,14 @@ func countAgrees(hedge string, stated, actual float64) bool {
 	return stated > 0 && abs(stated-actual) <= 0.05*actual
 }
 
+func exactOrAbout(hedge string) bool {
+	switch strings.TrimSpace(hedge) {
+	case "over", "more than", "above", "just over", "at least", "fewer than", "less than", "under", "below", "just under", "up to":
+		return false
+	}
+	return true
+}
+
 func abs(f float64) float64 {
 	if f < 0 {
 		return -f
@@ -218,10 +241,11 @@ func checkNumbers(t *Template, l literal, facts *incident.Facts, add func(Findin
 		if scale == "" && !strings.Contains(num, ",") && stated >= 1900 && stated <= 2100 {
 			continue // a year
 		}
-		phrase := strings.TrimSpace(l.text[m[2]:m[1]])
-		if m[2] < 0 {
-			phrase = strings.TrimSpace(l.text[m[4]:m[1]])
+		start := m[4]
+		if m[2] >= 0 {
+			start = m[2]
 		}
+		phrase := strings.TrimSpace(l.text[start:m[1]])
 		key := "facts:number:" + strconv.FormatFloat(stated, 'f', -1, 64)
 		pos := locate(t, l.field, num)
 		if facts.AffectedTotal <= 0 && len(facts.AffectedBy) == 0 {
@@ -230,8 +254,11 @@ func checkNumbers(t *Template, l literal, facts *incident.Facts, add func(Findin
 			continue
 		}
 		agrees := facts.AffectedTotal > 0 && countAgrees(hedge, stated, float64(facts.AffectedTotal))
-		for _, j := range facts.AffectedBy {
-			agrees = agrees || (j.Count > 0 && countAgrees(hedge, stated, float64(j.Count)))
+		if exactOrAbout(hedge) {
+			// A count for one jurisdiction ("2,210 California residents").
+			for _, j := range facts.AffectedBy {
+				agrees = agrees || (j.Count > 0 && countAgrees(hedge, stated, float64(j.Count)))
+			}
 		}
 		if agrees {
 			add(Finding{Key: "facts:literal_number:" + strconv.FormatFloat(stated, 'f', -1, 64), Level: LevelInfo, Field: l.field, Position: pos, Value: num,
@@ -306,8 +333,12 @@ func findDates(text string) []dateRef {
 }
 
 var (
-	discoveryWords  = rx(`\b(discover\w*|found out|find out|learn(ed|t)|became aware|become aware|noticed|detected|identified|spotted|first saw)\b`)
-	occurrenceWords = rx(`\b(happen\w*|occur\w*|took place|began|begun|started|lasted|between|accessed|stolen|taken|copied|exposed|broke in|broke into|breach\w*|attack\w*|compromised|intrusion)\b`)
+	discoveryWords = rx(`\b(discover\w*|found out|find out|learn(ed|t)|became aware|become aware|noticed|detected|identified|spotted|first saw)\b`)
+	// occurrenceWords make a date one of the period of the breach;
+	// weakOccurrence ones only when the clause is not about discovery
+	// ("we discovered the breach on …" dates the discovery).
+	occurrenceWords = rx(`\b(happen\w*|occur\w*|took place|began|begun|started|lasted|between)\b`)
+	weakOccurrence  = rx(`\b(accessed|stolen|taken|copied|exposed|broke in|broke into|breach\w*|attack\w*|compromised|intrusion)\b`)
 	futureWords     = rx(`\b(will|shall|going to|next|expect)\b`)
 )
 
@@ -349,7 +380,8 @@ func checkDates(t *Template, l literal, facts *incident.Facts, add func(Finding)
 	if len(refs) == 0 || futureWords.MatchString(l.text) {
 		return
 	}
-	disc, occ := discoveryWords.MatchString(l.text), occurrenceWords.MatchString(l.text)
+	disc := discoveryWords.MatchString(l.text)
+	occ := occurrenceWords.MatchString(l.text) || (!disc && weakOccurrence.MatchString(l.text))
 	if !disc && !occ {
 		return
 	}
@@ -396,11 +428,19 @@ func checkDates(t *Template, l literal, facts *incident.Facts, add func(Finding)
 // Data kinds.
 
 func checkKinds(t *Template, l literal, facts *incident.Facts, add func(Finding)) {
-	var mentioned []incident.DataKind
+	// Kinds named by their own label ("hashed passwords") are meant
+	// exactly; otherwise every kind a word can mean ("passwords").
+	var mentioned, byLabel []incident.DataKind
 	for _, d := range incident.DataKinds {
 		if mentionsKind(l.text, d.Kind) {
 			mentioned = append(mentioned, d.Kind)
+			if labelPatterns[d.Kind].MatchString(l.text) {
+				byLabel = append(byLabel, d.Kind)
+			}
 		}
+	}
+	if len(byLabel) > 0 {
+		mentioned = byLabel
 	}
 	if len(mentioned) == 0 {
 		return
