@@ -11,6 +11,52 @@ import (
 	"github.com/yuin/goldmark/ast"
 )
 
+// The checks (Check) run on every save and are shown next to the text.
+// Each variant is rendered for its sample recipients and then:
+//
+//   - Template: Parse and Render errors, with line and column, are errors
+//     ("template"); nothing else is checked on a text that does not render.
+//   - The four points (what happened; what the reader should do; what the
+//     company is doing; where to follow updates), a contact or reply path,
+//     an apology, and what was not affected (when the facts list kinds as
+//     not exposed). Each is found, in the rendered body, by any of: a
+//     heading that says it with text under it ("What you can do", a bold
+//     line counts as a heading), a phrase that does it ("we recommend you",
+//     "please change", "reply to this email", an email address or phone
+//     number, "sorry"/"apologise"), or the facts text its placeholder fills
+//     in ({{.Facts.WhatToDo}}). "Not affected" needs a clause that says a
+//     kind the facts list as not exposed was not taken/exposed/affected.
+//     Missing ones are errors for customer notices; warnings for the press,
+//     the website and partners; only what happened and what we are doing,
+//     as warnings, for employees; nothing for the response team.
+//   - Facts consistency, on the writer's own words only (values filled in
+//     by placeholders are told apart with markedMode, and only text that is
+//     rendered for some sample counts, so a dead {{if}} branch does not):
+//     a number of people ("15,000 customers", "more than 14,000 members",
+//     hedges honoured, "our 2 million customers" skipped) that disagrees
+//     with the affected count; a date in a sentence about discovery ("we
+//     found out on …") or about the breach itself ("happened between …")
+//     that disagrees with the facts' dates; a data kind (label or common
+//     name) said to be exposed that the facts list as not exposed, or said
+//     not to be exposed that the facts list as exposed. Errors, with the
+//     position in the source. Literals that agree are info findings asking
+//     for the placeholder. A placeholder that prints nothing (an empty fact)
+//     and is not guarded by {{if}}, {{with}} or | default is an error.
+//   - Plain language: the Flesch–Kincaid grade, always shown (info); a
+//     warning above GradeLimit for customer notices.
+//   - Legal content (legal.json), for notices to individuals, only where
+//     the recipients who get the variant include that jurisdiction:
+//     California's title and headings and content elements, GDPR Art. 34
+//     and UK GDPR elements, Massachusetts' required elements and its
+//     prohibition on stating the nature of the breach or the number
+//     affected. Every legal finding carries its citation, source and the
+//     reference's verification caveat.
+//   - Channels: an email needs a subject; SMS segments are shown.
+//
+// The heuristics read English. A variant whose locale is another language
+// gets one "translation" warning asking a reader to confirm the same points,
+// and only the language-independent checks.
+
 // CheckInput is everything Check looks at: one notice version's text and
 // what the text will be judged against.
 type CheckInput struct {
@@ -196,6 +242,11 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		samples, given = []Data{standIn(in, jurisdictions)}, false
 	}
 	class := classOf(in.AudienceKind)
+	locale := ""
+	if v >= 0 {
+		locale = in.Content.Variants[v].Locale
+	}
+	english := isEnglish(locale)
 	rendered := 0
 	for i := range samples {
 		d := samples[i]
@@ -223,14 +274,20 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		}
 		a := analyze(r.Subject, r.Markdown, &in.Facts)
 		add := func(f Finding) { c.add(who, f) }
-		checkPoints(a, in.AudienceKind, class, add)
-		if ms, mb, ok := renderMarked(t, d); ok {
-			checkLiterals(t, ms, mb, &in.Facts, class, add)
+		if english {
+			checkPoints(a, in.AudienceKind, class, add)
+			if ms, mb, ok := renderMarked(t, d); ok {
+				checkLiterals(t, ms, mb, &in.Facts, class, add)
+			}
+			checkLegal(a, in.AudienceKind, jurisdictions, &in.Facts, add)
 		}
 		checkEmpty(t, &d, class, given, add)
-		checkLegal(a, in.AudienceKind, jurisdictions, &in.Facts, add)
 		if rendered == 0 {
-			checkReadability(a, class, add)
+			if english {
+				checkReadability(a, class, add)
+			} else {
+				checkByHand(locale, in.AudienceKind, class, jurisdictions, add)
+			}
 			checkChannels(t, d, r, in.Channels, add)
 		}
 		rendered++
@@ -460,7 +517,7 @@ var (
 		`|\b(status|incident|updates?) page\b|\bcheck back\b|\bfollow (us|our|along)\b|\bkeep this page up to date\b`)
 
 	phraseContact = rx(`[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}` +
-		`|\+?\d[\d ().-]{6,}\d` +
+		`|\+\d[\d ().-]{6,}\d|\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b|\b0\d{2,4}[ ]\d{3,4}[ ]?\d{3,4}\b` +
 		`|\b(reply|respond) to this (email|e-mail|message|letter|text)\b|\b(hit|press|click) reply\b` +
 		`|\b(contact|call|email|e-mail|phone|write to|reach|text|message|ask) (us|our|the (support|help|response|security|customer|privacy|data protection))\b` +
 		`|\bget in touch\b|\b(customer )?(service|support|help|care) (team|desk|line|centre|center)\b|\bdata protection officer\b`)
@@ -732,8 +789,39 @@ func checkLegal(a *analysis, kind string, jurisdictions []string, facts *inciden
 			if len(hit) < len(jurisdictions) {
 				msg += split
 			}
-			add(Finding{Key: "legal:" + r.ID + ":" + q.Key, Level: r.Level, Field: "body", Message: msg,
+			field := "body"
+			if q.Check == "title" {
+				field = "subject"
+			}
+			add(Finding{Key: "legal:" + r.ID + ":" + q.Key, Level: r.Level, Field: field, Message: msg,
 				Citation: r.Citation, SourceURL: r.SourceURL, Caveat: r.fullCaveat()})
 		}
 	}
+}
+
+// isEnglish reports whether a variant's locale is English, or unset (the
+// default text and variants for any language are taken to be English).
+func isEnglish(locale string) bool {
+	l := strings.ToLower(strings.TrimSpace(locale))
+	return l == "" || l == "en" || strings.HasPrefix(l, "en-") || strings.HasPrefix(l, "en_")
+}
+
+// checkByHand stands in for the content checks on a translation: their
+// heuristics read English only, so instead of failing a good French text
+// they ask a reader of the language to check the same things.
+func checkByHand(locale, kind string, class audienceClass, jurisdictions []string, add func(Finding)) {
+	var asks []string
+	for _, x := range pointLevels(kind, class) {
+		asks = append(asks, pointNames[x.p.key])
+	}
+	for _, r := range legal.Rules {
+		if len(r.applies(kind, jurisdictions)) > 0 {
+			asks = append(asks, "meet "+r.Name+"'s content rules ("+r.Citation+")")
+		}
+	}
+	msg := fmt.Sprintf("The content checks read English only, so this %s text was not checked for content or readability.", locale)
+	if len(asks) > 0 {
+		msg += " Have a reader of the language confirm that it does what the English text does: " + strings.Join(asks, "; ") + "."
+	}
+	add(Finding{Key: "translation", Level: LevelWarning, Field: "body", Message: msg})
 }

@@ -494,3 +494,47 @@ func TestCheckSurvivesOddInput(t *testing.T) {
 	}
 	_ = time.Now
 }
+
+func TestTranslationsAreLeftToReaders(t *testing.T) {
+	in := input("affected_customers", "s", goodBody(""), "US-CA")
+	in.Content.Variants = []Variant{{Name: "fr", Locale: "fr-CA", Subject: "Avis d'atteinte", Body: "Nous sommes désolés. Quelqu'un a copié des données le 20 mars.\n\nAppelez le {{.Facts.ContactPhone}}."}}
+	var v0 []Finding
+	for _, f := range Check(in) {
+		if f.Variant == 0 {
+			v0 = append(v0, f)
+		}
+	}
+	if len(v0) != 1 || v0[0].Key != "translation" || v0[0].Level != LevelWarning ||
+		!strings.Contains(v0[0].Message, "say what happened") || !strings.Contains(v0[0].Message, "California") {
+		t.Errorf("a French variant:%s", dump(v0))
+	}
+	// Placeholders are checked in every language.
+	in.Facts.Contact.Phone = ""
+	if f := find(Check(in), "facts:empty:.Facts.ContactPhone"); f == nil || f.Variant != 0 {
+		t.Errorf("empty placeholder in a translation: %+v", f)
+	}
+	// English variants get the full checks.
+	in.Content.Variants[0].Locale = "en-GB"
+	if f := find(Check(in), "translation"); f != nil {
+		t.Error("an English variant was treated as a translation")
+	}
+}
+
+func TestContactShapes(t *testing.T) {
+	s := SampleData()
+	for text, want := range map[string]bool{
+		"Call (951) 555-0100.":             true,
+		"Call 951-555-0100.":               true,
+		"Call 0161 496 0000.":              true,
+		"Call +44 161 496 0000.":           true,
+		"Write to privacy@example.co.uk.":  true,
+		"It began on 2025-03-12.":          false,
+		"14,872 customers.":                false,
+		"Ask our data protection officer.": true,
+	} {
+		a := analyze("", text, &s.Facts)
+		if got := detectContact(a); got != want {
+			t.Errorf("%q: contact %v, want %v", text, got, want)
+		}
+	}
+}
