@@ -538,3 +538,60 @@ func TestContactShapes(t *testing.T) {
 		}
 	}
 }
+
+// Buffer's apology email (../shared/seeds, 001) is what good looks like:
+// it passes every customer-notice check as it was written.
+const bufferEmail = `Hi there,
+
+I wanted to get in touch to apologize for the awful experience we’ve caused many of you on your weekend. Buffer was hacked around 1 hour ago, and many of you may have experienced spam posts sent from you via Buffer. I can only understand how angry and disappointed you must be right now.
+
+Not everyone who has signed up for Buffer has been affected, but you may want to check on your accounts. We’re working hard to fix this problem right now and we’re expecting to have everything back to normal shortly.
+
+We’re posting continual updates on the Buffer Facebook page and the Buffer Twitter page to keep you in the loop on everything.
+
+The best steps for you to take right now and important information for you:
+
+* Remove any postings from your Facebook page or Twitter page that look like spam
+* Keep an eye on Buffer’s Twitter page and Facebook page
+* Your Buffer passwords are not affected
+* No billing or payment information was affected or exposed
+* All Facebook posts sent via Buffer have been temporarily hidden and will reappear once we’ve resolved this situation
+
+I am incredibly sorry this has happened and affected you and your company. We’re working around the clock right now to get this resolved and we’ll continue to post updates on Facebook and Twitter.
+
+If you have any questions at all, please respond to this email. Understandably, a lot of people have emailed us, so we might take a short while to get back to everyone, but we will respond to every single email.
+
+– Joel and the Buffer team`
+
+func TestBufferEmailPasses(t *testing.T) {
+	in := input("affected_customers", "Buffer has been hacked – here is what’s going on", bufferEmail)
+	in.Facts.Exposed = []incident.DataKind{"usage_data"}
+	in.Facts.NotExposed = []incident.DataKind{"password_hash", "bank_account"}
+	in.Facts.WhatHappened, in.Facts.CompanyActions, in.Facts.PeopleShould = "", "", ""
+	fs := Check(in)
+	for _, f := range fs {
+		if f.Level != LevelInfo {
+			t.Errorf("%s %s: %s", f.Level, f.Key, f.Message)
+		}
+	}
+	// Said the other way round, the passwords line contradicts the facts.
+	in.Facts.Exposed = []incident.DataKind{"password_hash"}
+	in.Facts.NotExposed = []incident.DataKind{"bank_account"}
+	if f := find(Check(in), "facts:data_kind:password_hash"); f == nil || f.Level != LevelError {
+		t.Errorf("passwords said unaffected though exposed: %+v", f)
+	}
+}
+
+// A notice that only says "change your password" (what LinkedIn's members
+// got) fails the points a customer needs.
+func TestBareNoticeFails(t *testing.T) {
+	fs := Check(input("affected_customers", "Change your password", "Please change your password."))
+	var keys []string
+	for _, f := range Blocking(fs) {
+		keys = append(keys, f.Key)
+	}
+	want := []string{"point:what_happened", "point:what_we_are_doing", "point:updates", "contact", "apology", "not_affected"}
+	if strings.Join(keys, " ") != strings.Join(want, " ") {
+		t.Errorf("blocking keys %v, want %v", keys, want)
+	}
+}
