@@ -227,6 +227,9 @@ func TestFactsNumbers(t *testing.T) {
 		{"We answered within 72 hours of customers writing.", "", ""},
 		{"In 2025 customers asked for more.", "", ""},
 		{"We have told {{.Facts.AffectedCount}} customers.", "", ""},
+		{"We have added 2 new security engineers and 3 support team members.", "", ""},
+		{"Over 100 people on our team are working on it.", "", ""},
+		{"5 members of our staff answer calls.", "", ""},
 	}
 	for _, c := range cases {
 		fs := findPrefix(Check(input("press", "s", c.text)), "facts:")
@@ -317,6 +320,8 @@ func TestFactsDataKinds(t *testing.T) {
 		{"Your passwords were not affected.", "", ""},
 		{"We will never ask for your password or full card number.", "", ""},
 		{"The card companies were told.", "", ""},
+		{"Someone copied data using a stolen staff password.", "", ""},
+		{"Our admin passwords were stolen.", "", ""},
 		{"{{if .Facts.Includes \"bank_account\"}}Your bank account numbers were taken.{{end}}", "", ""}, // never rendered for these facts
 	}
 	for _, c := range cases {
@@ -593,5 +598,16 @@ func TestBareNoticeFails(t *testing.T) {
 	want := []string{"point:what_happened", "point:what_we_are_doing", "point:updates", "contact", "apology", "not_affected"}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
 		t.Errorf("blocking keys %v, want %v", keys, want)
+	}
+}
+
+// BenchmarkCheck measures one save of a notice in California's form with a
+// variant, as the editor runs it while the writer types.
+func BenchmarkCheck(b *testing.B) {
+	in := input("affected_customers", "Notice of Data Breach", caBody, "US-CA", "FR", "US-MA")
+	in.Content.Variants = []Variant{{Name: "Massachusetts", SegmentID: 1, Subject: "Notice of Data Breach", Body: maBody}}
+	in.Channels = []Channel{ChannelEmail, ChannelSMS}
+	for b.Loop() {
+		Check(in)
 	}
 }

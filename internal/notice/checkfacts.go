@@ -166,7 +166,14 @@ func checkLiterals(t *Template, markedSubject, markedBody string, facts *inciden
 // within three words by a word for people or accounts.
 var peopleCount = rx(`(?:^|[^\w,.])((?:about|around|approximately|approx\.?|roughly|nearly|almost|close to|some|over|more than|at least|fewer than|less than|under|up to|below|above|exactly|just over|just under)\s+)?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s*(?:thousand|million|billion|k|m|bn)\b)?\s+((?:[a-z][a-z'-]*\s+){0,3}?)(customers?|people|persons|accounts?|subscribers?|members?|users?|individuals?|clients?|residents?|patients?|records?|data subjects|cardholders?|households?|consumers?)\b`)
 
-var notPeopleWords = rx(`\b(hours?|days?|weeks?|months?|years?|minutes?|percent|times|per)\b`)
+// notPeopleWords between the number and the people word, or notAffected
+// after it, show the number is about something else: a time, or the
+// company's own people ("2 new security engineers", "100 people on our
+// team").
+var (
+	notPeopleWords = rx(`\b(hours?|days?|weeks?|months?|years?|minutes?|percent|times|per|new|extra|additional|more|team|staff|support|security|engineers?|experts?|agents?|specialists?)\b`)
+	notAffected    = rx(`^\s*(of|in|on|at|from|across) (our|the|its|my|this) (own )?(team|staff|company|security|support|engineering|board|response|office)`)
+)
 
 func parseCount(num, scale string) (float64, bool) {
 	v, err := strconv.ParseFloat(strings.ReplaceAll(num, ",", ""), 64)
@@ -227,7 +234,7 @@ func checkNumbers(t *Template, l literal, facts *incident.Facts, add func(Findin
 			return l.text[m[2*i]:m[2*i+1]]
 		}
 		hedge, num, scale, between := g(1), g(2), g(3), g(4)
-		if notPeopleWords.MatchString(between) {
+		if notPeopleWords.MatchString(between) || notAffected.MatchString(l.text[m[1]:]) {
 			continue
 		}
 		before := strings.TrimSpace(l.text[:m[4]])
@@ -427,14 +434,20 @@ func checkDates(t *Template, l literal, facts *incident.Facts, add func(Finding)
 // ---------------------------------------------------------------------------
 // Data kinds.
 
+// ownCredentials are the company's own accounts, often part of how a
+// breach happened ("a stolen staff password"), which are not customers'
+// data; they are left out before looking for data kinds.
+var ownCredentials = rx(`\b(staff|employee'?s?|employees'|admin\w*|administrator'?s?|internal|service|system|our) (account )?(passwords?|credentials?|user ?names?|logins?)\b`)
+
 func checkKinds(t *Template, l literal, facts *incident.Facts, add func(Finding)) {
 	// Kinds named by their own label ("hashed passwords") are meant
 	// exactly; otherwise every kind a word can mean ("passwords").
+	text := ownCredentials.ReplaceAllString(l.text, " ")
 	var mentioned, byLabel []incident.DataKind
 	for _, d := range incident.DataKinds {
-		if mentionsKind(l.text, d.Kind) {
+		if mentionsKind(text, d.Kind) {
 			mentioned = append(mentioned, d.Kind)
-			if labelPatterns[d.Kind].MatchString(l.text) {
+			if labelPatterns[d.Kind].MatchString(text) {
 				byLabel = append(byLabel, d.Kind)
 			}
 		}
