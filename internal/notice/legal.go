@@ -3,7 +3,6 @@ package notice
 import (
 	_ "embed"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -35,6 +34,10 @@ type Requirement struct {
 	Check   string `json:"check"`
 	Text    string `json:"text"`              // the title or heading, or what the element is
 	Element string `json:"element,omitempty"` // detector for present/absent
+	// WhenExposed limits the requirement to incidents in which one of
+	// these data kinds was exposed (e.g. credit-bureau details only when
+	// Social Security numbers were); empty means always.
+	WhenExposed []string `json:"when_exposed,omitempty"`
 }
 
 //go:embed legal.json
@@ -78,19 +81,27 @@ func (r LegalRule) applies(audience string, jurisdictions []string) []string {
 	return hit
 }
 
-// caveat says how far the reference verified the rule, for messages.
-func (r LegalRule) caveat() string {
-	if r.Verification == "primary_text" {
-		return ""
+// fullCaveat is the caveat every legal finding carries: where the rule
+// comes from and how far it was verified.
+func (r LegalRule) fullCaveat() string {
+	how := "the statute or regulation text was read"
+	if r.Verification != "primary_text" {
+		how = "checked against " + strings.ReplaceAll(r.Verification, "_", " ") + " sources only, not the official text: have counsel confirm"
 	}
-	return fmt.Sprintf(" (Reference verified this from %s sources only, not the official text: have counsel confirm.)", strings.ReplaceAll(r.Verification, "_", " "))
+	s := "From Candor's research reference (breachlaw.md, rule " + r.ID + "), not legal advice; " + how + "."
+	if r.VerificationNote != "" {
+		s += " " + r.VerificationNote
+	}
+	return s
 }
 
-// Level is how serious a finding is: "error" blocks approval, "warning" does not.
+// Level is how serious a finding is: "error" blocks approval, "warning" does
+// not, "info" is a measure or a hint.
 type Level string
 
 // Finding levels.
 const (
 	LevelError   Level = "error"
 	LevelWarning Level = "warning"
+	LevelInfo    Level = "info"
 )

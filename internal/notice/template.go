@@ -253,7 +253,7 @@ func funcMap[M mode]() template.FuncMap {
 		// default returns v, or fallback when v prints as nothing:
 		// {{.Recipient.Attr "plan" | default "standard"}}.
 		"default": func(fallback string, v any) any {
-			if v == nil || fmt.Sprint(v) == "" {
+			if v == nil || unmark(fmt.Sprint(v)) == "" {
 				return vText[M](fallback)
 			}
 			return v

@@ -35,6 +35,8 @@ type mode interface {
 	link(u string) string
 	// email writes an address that passed safeEmail.
 	email(a string) string
+	// raw writes a value that needs no escaping (a number).
+	raw(s string) string
 }
 
 // mdMode escapes values so that Markdown renders them literally.
@@ -64,6 +66,36 @@ func (plainMode) text(s string) string  { return oneLine(s) }
 func (plainMode) para(s string) string  { return oneLine(s) }
 func (plainMode) link(u string) string  { return u }
 func (plainMode) email(a string) string { return a }
+
+func (mdMode) raw(s string) string    { return s }
+func (plainMode) raw(s string) string { return s }
+
+// markedMode writes values as M does, between markOpen and markClose, so
+// that Check can tell the writer's own words from filled-in values in the
+// output. Both markers are private-use characters, which clean removes from
+// values, so a value can never contain one.
+type markedMode[M mode] struct{}
+
+const (
+	markOpen  = "\ue000"
+	markClose = "\ue001"
+)
+
+func mark(s string) string { return markOpen + s + markClose }
+
+// unmark removes the markers markedMode adds.
+func unmark(s string) string {
+	if !strings.ContainsAny(s, markOpen+markClose) {
+		return s
+	}
+	return strings.NewReplacer(markOpen, "", markClose, "").Replace(s)
+}
+
+func (markedMode[M]) text(s string) string  { var m M; return mark(m.text(s)) }
+func (markedMode[M]) para(s string) string  { var m M; return mark(m.para(s)) }
+func (markedMode[M]) link(u string) string  { var m M; return mark(m.link(u)) }
+func (markedMode[M]) email(a string) string { var m M; return mark(m.email(a)) }
+func (markedMode[M]) raw(s string) string   { var m M; return mark(m.raw(s)) }
 
 // escapeMarkdown puts a backslash before every ASCII punctuation character,
 // which CommonMark guarantees renders that character literally. Letters,
@@ -215,13 +247,14 @@ func dateOf[M mode](t *time.Time) vDate[M] {
 // yet", so an unknown count shows up as an empty placeholder instead of
 // "0 customers". Comparisons ({{if gt .Facts.AffectedCount 500}}) see the
 // number.
-type vCount int
+type vCount[M mode] int
 
-func (c vCount) String() string {
+func (c vCount[M]) String() string {
+	var m M
 	if c <= 0 {
-		return ""
+		return m.raw("")
 	}
-	return groupThousands(int(c))
+	return m.raw(groupThousands(int(c)))
 }
 
 func groupThousands(n int) string {
@@ -425,16 +458,16 @@ func (v *factsView[M]) WhatWeDid() vPara[M] { v.r.step(); return vPara[M](v.f.Co
 func (v *factsView[M]) WhatToDo() vPara[M] { v.r.step(); return vPara[M](v.f.PeopleShould) }
 
 // AffectedCount is the number of people affected.
-func (v *factsView[M]) AffectedCount() vCount { v.r.step(); return vCount(v.f.AffectedTotal) }
+func (v *factsView[M]) AffectedCount() vCount[M] { v.r.step(); return vCount[M](v.f.AffectedTotal) }
 
 // AffectedIn is the number of people affected in one jurisdiction
 // ("US-CA").
-func (v *factsView[M]) AffectedIn(code string) vCount {
+func (v *factsView[M]) AffectedIn(code string) vCount[M] {
 	v.r.step()
 	code = incident.NormalizeJurisdiction(code)
 	for _, j := range v.f.AffectedBy {
 		if j.Code == code {
-			return vCount(j.Count)
+			return vCount[M](j.Count)
 		}
 	}
 	return 0
