@@ -245,7 +245,8 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 				return req{fmt.Sprintf("/notices/%d/submit", e.notice(notice.Draft).ID), map[string]any{"version": 1}}
 			}},
 			{api.Route{"POST", "/notices/{id}/review"}, approve, 200, func() req {
-				return req{fmt.Sprintf("/notices/%d/review", e.notice(notice.InReview).ID), map[string]any{"version": 1, "decision": "approve"}}
+				n := e.notice(notice.InReview)
+				return req{fmt.Sprintf("/notices/%d/review", n.ID), map[string]any{"version": 1, "decision": "approve", "overrides": e.overrides(n.ID)}}
 			}},
 			{api.Route{"POST", "/notices/{id}/withdraw"}, approve, 200, func() req {
 				return req{fmt.Sprintf("/notices/%d/withdraw", e.notice(notice.Approved).ID), map[string]any{"version": 1, "reason": "facts changed"}}

@@ -231,12 +231,20 @@ func (s *Service) ReviewNotice(ctx context.Context, p auth.Principal, id int64, 
 		return store.NoticeVersion{}, err
 	}
 	link := fmt.Sprintf("/notices/%d", id)
+	// Refuse what the transaction would refuse before running the checks,
+	// so the reason given is the real one.
+	cur, err := s.db.FindNoticeVersion(ctx, id, number)
+	if err != nil {
+		return store.NoticeVersion{}, err
+	}
+	if cur.State != notice.InReview {
+		return store.NoticeVersion{}, apperr.Conflict("version %d of %q is %s, not in review; only a version in review can be reviewed", number, n.Title, cur.State.Label())
+	}
+	if cur.AuthorID != 0 && cur.AuthorID == p.UserID {
+		return store.NoticeVersion{}, apperr.Forbidden("you wrote version %d of %q; the two-person rule needs another approver to review it", number, n.Title)
+	}
 	if r.Decision == notice.DecisionApprove {
 		rep, err := s.CheckNotice(ctx, p, id, number, nil)
-		if err != nil {
-			return store.NoticeVersion{}, err
-		}
-		cur, err := s.db.FindNoticeVersion(ctx, id, number)
 		if err != nil {
 			return store.NoticeVersion{}, err
 		}

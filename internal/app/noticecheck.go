@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/candorhq/candor/internal/apperr"
 	"github.com/candorhq/candor/internal/audience"
@@ -17,13 +18,17 @@ import (
 // text. Error-level findings block approval unless an approver overrides
 // them with a written reason.
 type Finding struct {
-	Key       string `json:"key"`
-	Level     string `json:"level"` // "error", "warning" or "info"
-	Variant   int    `json:"variant"`
-	Field     string `json:"field,omitempty"`
-	Message   string `json:"message"`
+	Key     string `json:"key"`
+	Level   string `json:"level"` // "error", "warning" or "info"
+	Variant int    `json:"variant"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	// Value is the measured or quoted value: the readability grade, the
+	// number or date found in the text.
+	Value     string `json:"value,omitempty"`
 	Citation  string `json:"citation,omitempty"`
 	SourceURL string `json:"source_url,omitempty"`
+	Caveat    string `json:"caveat,omitempty"`
 }
 
 // VariantCount is how many members of the audience get one variant.
@@ -63,7 +68,7 @@ func (r CheckReport) Blocking() []Finding {
 func (r CheckReport) templateErrors() apperr.List {
 	var out apperr.List
 	for _, f := range r.Findings {
-		if f.Key == "template" {
+		if f.Key == "template" || strings.HasPrefix(f.Key, "template@") {
 			out = append(out, apperr.Invalid(f.Field, "%s", f.Message))
 		}
 	}
@@ -83,15 +88,18 @@ type audienceScan struct {
 	counts        map[int]int64
 	samples       map[int][]notice.Recipient
 	jurisdictions []string
-	members       int64
-	unreachable   int64
-	complete      bool
+	// variantJurisdictions are the jurisdictions of the members who get
+	// each variant (-1: the default text).
+	variantJurisdictions map[int][]string
+	members              int64
+	unreachable          int64
+	complete             bool
 }
 
 // scanAudience reads the notice's audience: which variant each member gets,
 // sample members per variant, jurisdictions, and who cannot be reached.
 func (s *Service) scanAudience(ctx context.Context, n notice.Notice, c notice.Content, limit int64) (audienceScan, error) {
-	sc := audienceScan{counts: map[int]int64{}, samples: map[int][]notice.Recipient{}, complete: true}
+	sc := audienceScan{counts: map[int]int64{}, samples: map[int][]notice.Recipient{}, variantJurisdictions: map[int][]string{}, complete: true}
 	if n.AudienceID == 0 {
 		return sc, nil
 	}
@@ -111,6 +119,7 @@ func (s *Service) scanAudience(ctx context.Context, n notice.Notice, c notice.Co
 		matchers[v.SegmentID] = m
 	}
 	jur := map[string]bool{}
+	vjur := map[int]map[string]bool{}
 	email, sms := slices.Contains(n.Channels, notice.ChannelEmail), slices.Contains(n.Channels, notice.ChannelSMS)
 	err := s.db.EachMember(ctx, n.AudienceID, func(r *audience.Recipient) error {
 		if sc.members >= limit {
@@ -126,6 +135,13 @@ func (s *Service) scanAudience(ctx context.Context, n notice.Notice, c notice.Co
 		if r.Jurisdiction != "" && !jur[r.Jurisdiction] {
 			jur[r.Jurisdiction] = true
 			sc.jurisdictions = append(sc.jurisdictions, r.Jurisdiction)
+		}
+		if r.Jurisdiction != "" && !vjur[i][r.Jurisdiction] {
+			if vjur[i] == nil {
+				vjur[i] = map[string]bool{}
+			}
+			vjur[i][r.Jurisdiction] = true
+			sc.variantJurisdictions[i] = append(sc.variantJurisdictions[i], r.Jurisdiction)
 		}
 		if (email || sms) && !(email && r.Email != "") && !(sms && r.Phone != "") {
 			sc.unreachable++
@@ -195,10 +211,7 @@ func renderFindings(n notice.Notice, c notice.Content, base notice.Data, sc audi
 		subject, body := c.Text(i)
 		t, err := notice.Parse(subject, body)
 		if err != nil {
-			for _, e := range fieldErrors(err) {
-				out = append(out, Finding{Key: "template", Level: string(notice.LevelError), Variant: i, Field: prefix + e.Field, Message: e.Message})
-			}
-			continue
+			continue // notice.Check reports template errors, with positions
 		}
 		samples := sc.samples[i]
 		if len(samples) == 0 {
@@ -237,11 +250,37 @@ func renderFindings(n notice.Notice, c notice.Content, base notice.Data, sc audi
 	return out
 }
 
-// contentFindings runs the content checks of package notice on each
-// variant. It is the seam between the app and the rules: the rules live in
-// package notice, as data where they come from law.
+// contentFindings runs the content checks of package notice — the four
+// points, facts consistency, plain language, legal content for the
+// jurisdictions among the recipients — on each variant, rendered for real
+// recipients of its segment. The rules live in package notice, as data
+// where they come from law; this is only the seam.
 func (s *Service) contentFindings(n notice.Notice, c notice.Content, base notice.Data, facts incident.Facts, sc audienceScan) []Finding {
-	return nil
+	in := notice.CheckInput{Content: c, AudienceKind: n.AudienceKind, Channels: n.Channels, Facts: facts, FactsVersion: base.FactsVersion,
+		Company: base.Company, Incident: base.Incident, Jurisdictions: sc.jurisdictions, VariantJurisdictions: sc.variantJurisdictions,
+		Samples: map[int][]notice.Data{}}
+	for v, rs := range sc.samples {
+		for _, r := range rs {
+			d := base
+			d.Recipient = r
+			in.Samples[v] = append(in.Samples[v], d)
+		}
+	}
+	var out []Finding
+	for _, f := range notice.Check(in) {
+		out = append(out, Finding{Key: overrideKey(f.Key, f.Variant), Level: string(f.Level), Variant: f.Variant, Field: f.Field, Message: f.Message,
+			Value: f.Value, Citation: f.Citation, SourceURL: f.SourceURL, Caveat: f.Caveat})
+	}
+	return out
+}
+
+// overrideKey names a finding for an approver's override: the check's key,
+// and the variant when it is not the default text.
+func overrideKey(key string, variant int) string {
+	if variant < 0 {
+		return key
+	}
+	return fmt.Sprintf("%s@variant%d", key, variant)
 }
 
 // Preview is a notice rendered for one recipient on each of its channels.
