@@ -396,7 +396,7 @@ type analysis struct {
 	sections []section // the first has heading "" (text before any heading)
 	headings []string
 	text     string   // all body text, normalized
-	prose    string   // all body text as written, for readability
+	prose    string   // the body's prose as written, for readability
 	clauses  []string // normalized sentences split into clauses
 	facts    *incident.Facts
 }
@@ -422,11 +422,15 @@ func analyze(subject, markdown string, facts *incident.Facts) *analysis {
 			s.text = strings.TrimSpace(s.text + " " + normalize(b.text))
 		}
 		all = append(all, normalize(b.text))
-		p := strings.TrimSpace(b.text)
-		if p != "" && !strings.ContainsAny(p[len(p)-1:], ".!?:") {
-			p += "."
+		// Readability counts sentences of prose: headings are left out
+		// (as fragments they would pass for very short sentences), and a
+		// list item or line without a full stop ends one.
+		if p := strings.TrimSpace(b.text); p != "" && !b.heading {
+			if !strings.ContainsAny(p[len(p)-1:], ".!?:") {
+				p += "."
+			}
+			prose = append(prose, p)
 		}
-		prose = append(prose, p)
 		a.clauses = append(a.clauses, clausesOf(normalize(b.text))...)
 	}
 	a.text = strings.Join(all, " \n ")
