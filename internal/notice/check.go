@@ -195,7 +195,14 @@ type collector struct {
 	list    []Finding
 	count   []int
 	who     []string
+	once    []bool // checked for the first sample only
 	index   map[string]int
+}
+
+// addOnce adds a finding of a check that runs for the first sample only.
+func (c *collector) addOnce(f Finding) {
+	c.add("", f)
+	c.once[len(c.once)-1] = true
 }
 
 func (c *collector) add(who string, f Finding) {
@@ -212,11 +219,12 @@ func (c *collector) add(who string, f Finding) {
 	c.list = append(c.list, f)
 	c.count = append(c.count, 1)
 	c.who = append(c.who, who)
+	c.once = append(c.once, false)
 }
 
 func (c *collector) findings(samples int) []Finding {
 	for i := range c.list {
-		if samples > 1 && c.count[i] < samples && c.who[i] != "" {
+		if samples > 1 && c.count[i] < samples && c.who[i] != "" && !c.once[i] {
 			c.list[i].Message += fmt.Sprintf(" This happens in the text some recipients get (e.g. %s), not all: check the {{if}} around it.", c.who[i])
 		}
 	}
@@ -284,11 +292,11 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		checkEmpty(t, &d, class, given, add)
 		if rendered == 0 {
 			if english {
-				checkReadability(a, class, add)
+				checkReadability(a, class, c.addOnce)
 			} else {
-				checkByHand(locale, in.AudienceKind, class, jurisdictions, add)
+				checkByHand(locale, in.AudienceKind, class, jurisdictions, c.addOnce)
 			}
-			checkChannels(t, d, r, in.Channels, add)
+			checkChannels(t, d, r, in.Channels, c.addOnce)
 		}
 		rendered++
 	}

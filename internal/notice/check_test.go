@@ -337,6 +337,11 @@ func TestFactsDataKinds(t *testing.T) {
 			t.Errorf("%q: want %s %s, got:%s", c.text, c.level, c.key, dump(fs))
 		}
 	}
+	// Positions survive line breaks and typographic quotes.
+	f := find(Check(input("press", "s", "Hello.\n\nYour card\nnumbers weren’t taken.")), "facts:data_kind:card_number")
+	if f == nil || f.Position == nil || *f.Position != (Position{3, 6}) {
+		t.Errorf("position over a line break: %+v", f)
+	}
 	// The LinkedIn case: passwords said safe while hashes were taken.
 	in := input("affected_customers", "s", "Your passwords were not affected.")
 	in.Facts.Exposed = append(in.Facts.Exposed, "password_hash")
@@ -448,6 +453,9 @@ func TestSamplesPerVariant(t *testing.T) {
 	f := find(Check(in), "point:what_to_do")
 	if f == nil || !strings.Contains(f.Message, "Bo Email-Only") || !strings.Contains(f.Message, "some recipients") {
 		t.Fatalf("want the gap reported for the second sample: %+v", f)
+	}
+	if f := find(Check(in), "readability"); f == nil || strings.Contains(f.Message, "some recipients") {
+		t.Errorf("readability is measured once, for the first sample: %+v", f)
 	}
 	in.Samples = map[int][]Data{-1: {a}}
 	if f := find(Check(in), "point:what_to_do"); f != nil {
