@@ -95,7 +95,7 @@ type CheckInput struct {
 // Finding is one result of Check, shown next to the text.
 type Finding struct {
 	// Key names the check, stable across saves, so that an approver's
-	// override can name what it overrides (with Variant): "template",
+	// override can name what it overrides (see Ref): "template",
 	// "point:what_happened", "point:what_to_do", "point:what_we_are_doing",
 	// "point:updates", "contact", "apology", "not_affected",
 	// "facts:number:15000", "facts:date:2025-03-20",
@@ -126,11 +126,34 @@ type Finding struct {
 
 // Blocking returns the findings that block approval: the error-level ones.
 // An approver may still approve by overriding each with a written reason,
-// naming it by Key and Variant.
+// naming it by Ref.
 func Blocking(findings []Finding) []Finding {
 	var out []Finding
 	for _, f := range findings {
 		if f.Level == LevelError {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Ref names the finding for an override: its Key for the default text,
+// "variants[i]/" + Key for variant i. The same text checked again gives the
+// same refs, so an override recorded for a version keeps applying to it.
+func (f Finding) Ref() string {
+	if f.Variant < 0 {
+		return f.Key
+	}
+	return fmt.Sprintf("variants[%d]/%s", f.Variant, f.Key)
+}
+
+// Outstanding returns the blocking findings that no override covers;
+// overridden reports whether an approver has overridden a ref with a
+// reason. Approval may go ahead when it returns none.
+func Outstanding(findings []Finding, overridden func(ref string) bool) []Finding {
+	var out []Finding
+	for _, f := range Blocking(findings) {
+		if overridden == nil || !overridden(f.Ref()) {
 			out = append(out, f)
 		}
 	}
@@ -285,7 +308,7 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		if english {
 			checkPoints(a, in.AudienceKind, class, add)
 			if ms, mb, ok := renderMarked(t, d); ok {
-				checkLiterals(t, ms, mb, &in.Facts, class, add)
+				checkLiterals(t, ms, mb, &in.Facts, add)
 			}
 			checkLegal(a, in.AudienceKind, jurisdictions, &in.Facts, add)
 		}

@@ -485,13 +485,23 @@ func TestChannels(t *testing.T) {
 }
 
 func TestBlocking(t *testing.T) {
-	fs := []Finding{{Key: "a", Level: LevelError}, {Key: "b", Level: LevelWarning}, {Key: "c", Level: LevelInfo}, {Key: "d", Level: LevelError, Variant: 1}}
+	fs := []Finding{{Key: "a", Level: LevelError, Variant: -1}, {Key: "b", Level: LevelWarning, Variant: -1}, {Key: "c", Level: LevelInfo, Variant: -1}, {Key: "d", Level: LevelError, Variant: 1}}
 	b := Blocking(fs)
 	if len(b) != 2 || b[0].Key != "a" || b[1].Key != "d" {
 		t.Errorf("Blocking = %v", b)
 	}
 	if Blocking(nil) != nil {
 		t.Error("Blocking(nil) != nil")
+	}
+	if fs[0].Ref() != "a" || fs[3].Ref() != "variants[1]/d" {
+		t.Errorf("refs %q %q", fs[0].Ref(), fs[3].Ref())
+	}
+	out := Outstanding(fs, func(ref string) bool { return ref == "variants[1]/d" })
+	if len(out) != 1 || out[0].Key != "a" {
+		t.Errorf("Outstanding = %v", out)
+	}
+	if len(Outstanding(fs, nil)) != 2 {
+		t.Error("Outstanding without overrides")
 	}
 }
 

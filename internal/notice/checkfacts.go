@@ -157,7 +157,7 @@ func locate(t *Template, field, snippet string) *Position {
 	return &p
 }
 
-func checkLiterals(t *Template, markedSubject, markedBody string, facts *incident.Facts, class audienceClass, add func(Finding)) {
+func checkLiterals(t *Template, markedSubject, markedBody string, facts *incident.Facts, add func(Finding)) {
 	for _, l := range literalClauses(markedSubject, markedBody) {
 		checkNumbers(t, l, facts, add)
 		checkDates(t, l, facts, add)
@@ -578,14 +578,9 @@ func emptyAction(field, src string, n *parse.ActionNode, guards []string, d *Dat
 	if err != nil {
 		return
 	}
-	var b strings.Builder
 	r := &run{maxSteps: MaxSteps, deadline: time.Now().Add(MaxExecTime)}
 	w := &limitedWriter{max: 4096, deadline: r.deadline}
-	if err := tm.Execute(w, newRoot[plainMode](d, r)); err != nil {
-		return
-	}
-	b.WriteString(w.buf.String())
-	if strings.TrimSpace(b.String()) != "" {
+	if err := tm.Execute(w, newRoot[plainMode](d, r)); err != nil || strings.TrimSpace(w.buf.String()) != "" {
 		return
 	}
 	off := int(n.Pos)
