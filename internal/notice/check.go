@@ -95,7 +95,7 @@ type CheckInput struct {
 // Finding is one result of Check, shown next to the text.
 type Finding struct {
 	// Key names the check, stable across saves, so that an approver's
-	// override can name what it overrides (with Variant): "template",
+	// override can name what it overrides (see Ref): "template",
 	// "point:what_happened", "point:what_to_do", "point:what_we_are_doing",
 	// "point:updates", "contact", "apology", "not_affected",
 	// "facts:number:15000", "facts:date:2025-03-20",
@@ -126,11 +126,34 @@ type Finding struct {
 
 // Blocking returns the findings that block approval: the error-level ones.
 // An approver may still approve by overriding each with a written reason,
-// naming it by Key and Variant.
+// naming it by Ref.
 func Blocking(findings []Finding) []Finding {
 	var out []Finding
 	for _, f := range findings {
 		if f.Level == LevelError {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Ref names the finding for an override: its Key for the default text,
+// "variants[i]/" + Key for variant i. The same text checked again gives the
+// same refs, so an override recorded for a version keeps applying to it.
+func (f Finding) Ref() string {
+	if f.Variant < 0 {
+		return f.Key
+	}
+	return fmt.Sprintf("variants[%d]/%s", f.Variant, f.Key)
+}
+
+// Outstanding returns the blocking findings that no override covers;
+// overridden reports whether an approver has overridden a ref with a
+// reason. Approval may go ahead when it returns none.
+func Outstanding(findings []Finding, overridden func(ref string) bool) []Finding {
+	var out []Finding
+	for _, f := range Blocking(findings) {
+		if overridden == nil || !overridden(f.Ref()) {
 			out = append(out, f)
 		}
 	}
@@ -195,7 +218,14 @@ type collector struct {
 	list    []Finding
 	count   []int
 	who     []string
+	once    []bool // checked for the first sample only
 	index   map[string]int
+}
+
+// addOnce adds a finding of a check that runs for the first sample only.
+func (c *collector) addOnce(f Finding) {
+	c.add("", f)
+	c.once[len(c.once)-1] = true
 }
 
 func (c *collector) add(who string, f Finding) {
@@ -212,11 +242,12 @@ func (c *collector) add(who string, f Finding) {
 	c.list = append(c.list, f)
 	c.count = append(c.count, 1)
 	c.who = append(c.who, who)
+	c.once = append(c.once, false)
 }
 
 func (c *collector) findings(samples int) []Finding {
 	for i := range c.list {
-		if samples > 1 && c.count[i] < samples && c.who[i] != "" {
+		if samples > 1 && c.count[i] < samples && c.who[i] != "" && !c.once[i] {
 			c.list[i].Message += fmt.Sprintf(" This happens in the text some recipients get (e.g. %s), not all: check the {{if}} around it.", c.who[i])
 		}
 	}
@@ -277,18 +308,18 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		if english {
 			checkPoints(a, in.AudienceKind, class, add)
 			if ms, mb, ok := renderMarked(t, d); ok {
-				checkLiterals(t, ms, mb, &in.Facts, class, add)
+				checkLiterals(t, ms, mb, &in.Facts, add)
 			}
 			checkLegal(a, in.AudienceKind, jurisdictions, &in.Facts, add)
 		}
 		checkEmpty(t, &d, class, given, add)
 		if rendered == 0 {
 			if english {
-				checkReadability(a, class, add)
+				checkReadability(a, class, c.addOnce)
 			} else {
-				checkByHand(locale, in.AudienceKind, class, jurisdictions, add)
+				checkByHand(locale, in.AudienceKind, class, jurisdictions, c.addOnce)
 			}
-			checkChannels(t, d, r, in.Channels, add)
+			checkChannels(t, d, r, in.Channels, c.addOnce)
 		}
 		rendered++
 	}
@@ -396,7 +427,7 @@ type analysis struct {
 	sections []section // the first has heading "" (text before any heading)
 	headings []string
 	text     string   // all body text, normalized
-	prose    string   // all body text as written, for readability
+	prose    string   // the body's prose as written, for readability
 	clauses  []string // normalized sentences split into clauses
 	facts    *incident.Facts
 }
@@ -422,11 +453,15 @@ func analyze(subject, markdown string, facts *incident.Facts) *analysis {
 			s.text = strings.TrimSpace(s.text + " " + normalize(b.text))
 		}
 		all = append(all, normalize(b.text))
-		p := strings.TrimSpace(b.text)
-		if p != "" && !strings.ContainsAny(p[len(p)-1:], ".!?:") {
-			p += "."
+		// Readability counts sentences of prose: headings are left out
+		// (as fragments they would pass for very short sentences), and a
+		// list item or line without a full stop ends one.
+		if p := strings.TrimSpace(b.text); p != "" && !b.heading {
+			if !strings.ContainsAny(p[len(p)-1:], ".!?:") {
+				p += "."
+			}
+			prose = append(prose, p)
 		}
-		prose = append(prose, p)
 		a.clauses = append(a.clauses, clausesOf(normalize(b.text))...)
 	}
 	a.text = strings.Join(all, " \n ")

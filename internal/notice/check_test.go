@@ -337,6 +337,11 @@ func TestFactsDataKinds(t *testing.T) {
 			t.Errorf("%q: want %s %s, got:%s", c.text, c.level, c.key, dump(fs))
 		}
 	}
+	// Positions survive line breaks and typographic quotes.
+	f := find(Check(input("press", "s", "Hello.\n\nYour card\nnumbers weren’t taken.")), "facts:data_kind:card_number")
+	if f == nil || f.Position == nil || *f.Position != (Position{3, 6}) {
+		t.Errorf("position over a line break: %+v", f)
+	}
 	// The LinkedIn case: passwords said safe while hashes were taken.
 	in := input("affected_customers", "s", "Your passwords were not affected.")
 	in.Facts.Exposed = append(in.Facts.Exposed, "password_hash")
@@ -449,6 +454,9 @@ func TestSamplesPerVariant(t *testing.T) {
 	if f == nil || !strings.Contains(f.Message, "Bo Email-Only") || !strings.Contains(f.Message, "some recipients") {
 		t.Fatalf("want the gap reported for the second sample: %+v", f)
 	}
+	if f := find(Check(in), "readability"); f == nil || strings.Contains(f.Message, "some recipients") {
+		t.Errorf("readability is measured once, for the first sample: %+v", f)
+	}
 	in.Samples = map[int][]Data{-1: {a}}
 	if f := find(Check(in), "point:what_to_do"); f != nil {
 		t.Errorf("reported for a recipient who gets the sentence: %s", f.Message)
@@ -477,13 +485,23 @@ func TestChannels(t *testing.T) {
 }
 
 func TestBlocking(t *testing.T) {
-	fs := []Finding{{Key: "a", Level: LevelError}, {Key: "b", Level: LevelWarning}, {Key: "c", Level: LevelInfo}, {Key: "d", Level: LevelError, Variant: 1}}
+	fs := []Finding{{Key: "a", Level: LevelError, Variant: -1}, {Key: "b", Level: LevelWarning, Variant: -1}, {Key: "c", Level: LevelInfo, Variant: -1}, {Key: "d", Level: LevelError, Variant: 1}}
 	b := Blocking(fs)
 	if len(b) != 2 || b[0].Key != "a" || b[1].Key != "d" {
 		t.Errorf("Blocking = %v", b)
 	}
 	if Blocking(nil) != nil {
 		t.Error("Blocking(nil) != nil")
+	}
+	if fs[0].Ref() != "a" || fs[3].Ref() != "variants[1]/d" {
+		t.Errorf("refs %q %q", fs[0].Ref(), fs[3].Ref())
+	}
+	out := Outstanding(fs, func(ref string) bool { return ref == "variants[1]/d" })
+	if len(out) != 1 || out[0].Key != "a" {
+		t.Errorf("Outstanding = %v", out)
+	}
+	if len(Outstanding(fs, nil)) != 2 {
+		t.Error("Outstanding without overrides")
 	}
 }
 

@@ -127,30 +127,37 @@ func literalClauses(subject, body string) []literal {
 	return out
 }
 
-// locate finds snippet in the template source of field, for a position.
+// locate finds a normalized snippet in the template source of field, for a
+// position: case and runs of white space aside, and plain quotes matching
+// typographic ones.
 func locate(t *Template, field, snippet string) *Position {
 	src := t.bodySrc
 	if field == "subject" {
 		src = t.subjectSrc
 	}
-	i := strings.Index(strings.ToLower(norm.Replace(src)), snippet)
-	if i < 0 {
+	words := strings.Fields(snippet)
+	if len(words) == 0 {
 		return nil
 	}
-	// norm.Replace may change byte lengths before i; recount on the
-	// original only when it did not.
-	if len(norm.Replace(src)) != len(src) {
-		if j := strings.Index(strings.ToLower(src), snippet); j >= 0 {
-			i = j
-		} else {
-			return nil
-		}
+	for i, w := range words {
+		w = regexp.QuoteMeta(w)
+		w = strings.ReplaceAll(w, "'", "['‘’]")
+		w = strings.ReplaceAll(w, `"`, "[\"“”]")
+		words[i] = w
 	}
-	p := posAt(src, i)
+	re, err := regexp.Compile(`(?i)` + strings.Join(words, `\s+`))
+	if err != nil {
+		return nil
+	}
+	loc := re.FindStringIndex(src)
+	if loc == nil {
+		return nil
+	}
+	p := posAt(src, loc[0])
 	return &p
 }
 
-func checkLiterals(t *Template, markedSubject, markedBody string, facts *incident.Facts, class audienceClass, add func(Finding)) {
+func checkLiterals(t *Template, markedSubject, markedBody string, facts *incident.Facts, add func(Finding)) {
 	for _, l := range literalClauses(markedSubject, markedBody) {
 		checkNumbers(t, l, facts, add)
 		checkDates(t, l, facts, add)
@@ -571,14 +578,9 @@ func emptyAction(field, src string, n *parse.ActionNode, guards []string, d *Dat
 	if err != nil {
 		return
 	}
-	var b strings.Builder
 	r := &run{maxSteps: MaxSteps, deadline: time.Now().Add(MaxExecTime)}
 	w := &limitedWriter{max: 4096, deadline: r.deadline}
-	if err := tm.Execute(w, newRoot[plainMode](d, r)); err != nil {
-		return
-	}
-	b.WriteString(w.buf.String())
-	if strings.TrimSpace(b.String()) != "" {
+	if err := tm.Execute(w, newRoot[plainMode](d, r)); err != nil || strings.TrimSpace(w.buf.String()) != "" {
 		return
 	}
 	off := int(n.Pos)

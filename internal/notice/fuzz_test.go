@@ -59,6 +59,11 @@ func FuzzTemplate(f *testing.F) {
 		if len(r.Markdown) > MaxBodyOutput {
 			t.Fatalf("body of %d bytes", len(r.Markdown))
 		}
+		// Check tells the writer's words from values by rendering with
+		// markers; without them the text must be exactly what is sent.
+		if ms, mb, ok := renderMarked(tm, d); ok && (oneLine(unmark(ms)) != r.Subject || unmark(mb) != r.Markdown) {
+			t.Fatalf("marked rendering differs:\n%q\n%q", unmark(mb), r.Markdown)
+		}
 		e, err := tm.Email(d)
 		if err != nil {
 			t.Fatalf("Render worked, Email failed: %v", err)

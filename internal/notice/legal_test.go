@@ -78,7 +78,7 @@ func TestLegalRulesOnlyWhereRecipientsAre(t *testing.T) {
 			t.Errorf("%s: keys %v, want %v", j, keys, want)
 		}
 	}
-	// The rules are for notices to individuals: the press release is not held to them.
+	// The rules are for notices to individuals and regulators: the press release is not held to them.
 	if fs := legalFindings(Check(input("press", "s", body, "US-CA", "FR", "US-MA"))); len(fs) > 0 {
 		t.Errorf("press release: legal findings:%s", dump(fs))
 	}
@@ -241,7 +241,8 @@ func TestLegalJSON(t *testing.T) {
 			continue
 		}
 		x := ref.Rules[i]
-		if x.Citation != r.Citation || x.VerificationLevel != r.Verification || x.Audience != "individuals" {
+		audience := map[string]string{"affected_customers": "individuals", "regulators": "regulator"}[r.Audiences[0]]
+		if x.Citation != r.Citation || x.VerificationLevel != r.Verification || x.Audience != audience {
 			t.Errorf("%s: citation %q / %q, verification %q / %q", r.ID, r.Citation, x.Citation, r.Verification, x.VerificationLevel)
 		}
 		if r.SourceURL != x.SourceURL && !slices.Contains(x.OtherSources, r.SourceURL) {
@@ -255,7 +256,11 @@ func TestLegalJSON(t *testing.T) {
 				continue // the format, from the reference's note
 			}
 			if !slices.ContainsFunc(x.ContentElements, func(e refElement) bool {
-				return e.Key == q.Key
+				key, _, _ := strings.Cut(q.Key, ":")
+				if strings.HasPrefix(q.Key, "PROHIBITED:") {
+					key = q.Key
+				}
+				return e.Key == key
 			}) {
 				t.Errorf("%s: requirement %q is not among the reference's content elements", r.ID, q.Key)
 			}
@@ -278,4 +283,38 @@ type refRule struct {
 
 type refElement struct {
 	Key string `json:"key"`
+}
+
+func TestGDPRArticle33ForRegulators(t *testing.T) {
+	body := `{{.Company.Name}} notifies a personal data breach.
+
+## Nature of the breach
+
+{{.Facts.WhatHappened}} Categories of data: {{.Facts.Exposed}}. Approximate number of data subjects: {{.Facts.AffectedCount}}.
+
+## Contact point
+
+{{.Facts.ContactEmail}}
+
+## Likely consequences
+
+The data could be used for payment fraud.
+
+## Measures taken or proposed
+
+{{.Facts.WhatWeDid}}`
+	if fs := legalFindings(Check(input("regulators", "Notification of a personal data breach", body, "FR"))); len(fs) > 0 {
+		t.Errorf("an Art. 33 notice:%s", dump(fs))
+	}
+	noCount := strings.Replace(body, " Approximate number of data subjects: {{.Facts.AffectedCount}}.", "", 1)
+	f := find(Check(input("regulators", "s", noCount, "FR")), "legal:eu-gdpr-33-sa:nature_of_breach:number")
+	if f == nil || f.Level != LevelError || !strings.Contains(f.Citation, "Art. 33") {
+		t.Errorf("no count for the supervisory authority: %+v", f)
+	}
+	if fs := legalFindings(Check(input("regulators", "s", noCount, "US-CA"))); len(fs) > 0 {
+		t.Errorf("a US regulator held to GDPR:%s", dump(fs))
+	}
+	if f := find(Check(input("regulators", "s", noCount, "GB")), "legal:uk-gdpr-33-ico:nature_of_breach:number"); f == nil {
+		t.Error("ICO rule not applied")
+	}
 }
