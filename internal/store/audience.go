@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/candorhq/candor/internal/apperr"
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
@@ -219,24 +216,31 @@ func (db *DB) ImportRecipients(ctx context.Context, actor auth.Principal, audien
 			return err
 		}
 		before := a.Recipients
-		var w batchWriter = &sqliteWriter{tx: tx, audienceID: audienceID, now: micros(now)}
-		if db.dialect.name() == "postgres" {
-			w = newPostgresWriter(tx, conn, audienceID, now)
-		}
-		for {
-			batch, err := src.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
+		switch {
+		case db.dialect.name() == "postgres" && before == 0:
+			if err := copyIntoEmpty(ctx, newPostgresWriter(tx, conn, audienceID, now), src); err != nil {
 				return err
 			}
-			if err := w.write(ctx, batch); err != nil {
-				return fmt.Errorf("store recipients: %w", err)
+		default:
+			var w batchWriter = &sqliteWriter{tx: tx, audienceID: audienceID, now: micros(now)}
+			if db.dialect.name() == "postgres" {
+				w = newPostgresWriter(tx, conn, audienceID, now)
 			}
-		}
-		if err := w.close(); err != nil {
-			return err
+			for {
+				batch, err := src.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if err := w.write(ctx, batch); err != nil {
+					return fmt.Errorf("store recipients: %w", err)
+				}
+			}
+			if err := w.close(); err != nil {
+				return err
+			}
 		}
 		if rep, err = src.Verdict(); err != nil {
 			return err
@@ -501,17 +505,7 @@ func (w *postgresWriter) write(ctx context.Context, batch []audience.Recipient) 
 	if len(w.fresh) == 0 {
 		return nil
 	}
-	return w.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		src := &copySource{rows: w.fresh, i: -1, audienceID: w.audienceID, now: w.now}
-		if _, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"recipients"}, copyColumns, src); err != nil {
-			return fmt.Errorf("copy recipients: %w", err)
-		}
-		return nil
-	})
+	return w.copy(ctx, &copySource{rows: w.fresh, i: -1, audienceID: w.audienceID, now: w.now})
 }
 
 func recipientKey(r *audience.Recipient) string {
