@@ -65,6 +65,7 @@ func commands() []command {
 		{"audit", "check the audit log's hash chain: verify", runAudit},
 		{"audience", "manage audiences and standing lists: create, list, attach", runAudience},
 		{"import", "import recipients from a CSV file into an audience", runImport},
+		{"segment", "rules over recipients: count, create, list", runSegment},
 		{"config", "show the effective configuration: dump", runConfig},
 		{"version", "print the version", runVersion},
 	}

