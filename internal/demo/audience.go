@@ -125,7 +125,7 @@ func seedAudiences(ctx context.Context, svc *app.Service, by auth.Principal, inc
 	var sb strings.Builder
 	sb.WriteString("name,email,phone,department\n")
 	for i := range 42 {
-		first, last := firstNames[rnd.IntN(len(firstNames))], lastNames[rnd.IntN(len(lastNames))]
+		first, last := firstNames[i%len(firstNames)], lastNames[(i*7+rnd.IntN(3))%len(lastNames)]
 		fmt.Fprintf(&sb, "%s %s,%s.%s@linkline.example,+1951555%04d,%s\n", first, last, strings.ToLower(first), strings.ToLower(last), 1000+i,
 			[]string{"Support", "Network", "Billing", "Sales", "Engineering"}[i%5])
 	}
