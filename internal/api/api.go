@@ -70,6 +70,10 @@ var Routes = append([]Route{
 	{"GET", "/audiences/{id}/recipients"},
 	{"POST", "/audiences/{id}/recipients"},
 	{"POST", "/audiences/{id}/count"},
+	{"GET", "/audiences/{id}/stats"},
+	{"GET", "/audiences/{id}/imports"},
+	{"GET", "/imports/{id}"},
+	{"GET", "/imports/{id}/errors"},
 	{"GET", "/incidents/{id}/segments"},
 	{"POST", "/incidents/{id}/segments"},
 	{"GET", "/segments/{id}"},
@@ -111,6 +115,10 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 		"GET /audiences/{id}/recipients":               h.listRecipients,
 		"POST /audiences/{id}/recipients":              h.importRecipients,
 		"POST /audiences/{id}/count":                   h.countMatches,
+		"GET /audiences/{id}/stats":                    h.audienceStats,
+		"GET /audiences/{id}/imports":                  h.listImports,
+		"GET /imports/{id}":                            h.getImport,
+		"GET /imports/{id}/errors":                     h.importErrors,
 		"GET /incidents/{id}/segments":                 h.listSegments,
 		"POST /incidents/{id}/segments":                h.createSegment,
 		"GET /segments/{id}":                           h.getSegment,
@@ -150,6 +158,17 @@ func (h *handler) wrap(fn func(http.ResponseWriter, *http.Request, auth.Principa
 		status, body, err := fn(w, r, p)
 		if err != nil {
 			h.writeError(w, r, err)
+			return
+		}
+		if f, ok := body.(csvFile); ok {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.name}))
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(status)
+			if err := f.write(w); err != nil {
+				h.log.Warn("write_csv", "path", r.URL.Path, "err", err)
+			}
 			return
 		}
 		writeJSON(w, status, body)

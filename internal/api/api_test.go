@@ -85,11 +85,15 @@ func (e *env) do(role auth.Role, method, path string, body any) (int, map[string
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		e.t.Fatalf("%s %s: Content-Type %q, want JSON", method, path, ct)
+	raw, _ := io.ReadAll(resp.Body)
+	rct := resp.Header.Get("Content-Type")
+	if resp.StatusCode == 200 && strings.HasPrefix(rct, "text/csv") {
+		return resp.StatusCode, map[string]any{"csv": string(raw)}
+	}
+	if !strings.HasPrefix(rct, "application/json") {
+		e.t.Fatalf("%s %s: Content-Type %q, want JSON", method, path, rct)
 	}
 	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			e.t.Fatalf("%s %s: reply is not a JSON object: %s", method, path, raw)
@@ -216,6 +220,10 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 			{api.Route{"POST", "/audiences/{id}/count"}, read, 200, func() req {
 				return req{fmt.Sprintf("/audiences/%d/count", e.audience(e.incident().ID).ID), map[string]any{"rule": map[string]any{"field": "exposed", "op": "includes", "value": "card_number"}}}
 			}},
+			{api.Route{"GET", "/audiences/{id}/stats"}, read, 200, func() req { return req{fmt.Sprintf("/audiences/%d/stats", e.audience(e.incident().ID).ID), nil} }},
+			{api.Route{"GET", "/audiences/{id}/imports"}, read, 200, func() req { return req{fmt.Sprintf("/audiences/%d/imports", e.audience(e.incident().ID).ID), nil} }},
+			{api.Route{"GET", "/imports/{id}"}, read, 200, func() req { return req{fmt.Sprintf("/imports/%d", e.importWithErrors()), nil} }},
+			{api.Route{"GET", "/imports/{id}/errors"}, read, 200, func() req { return req{fmt.Sprintf("/imports/%d/errors", e.importWithErrors()), nil} }},
 			{api.Route{"GET", "/incidents/{id}/segments"}, read, 200, func() req { return req{fmt.Sprintf("/incidents/%d/segments", e.incident().ID), nil} }},
 			{api.Route{"POST", "/incidents/{id}/segments"}, edit, 201, func() req {
 				return req{fmt.Sprintf("/incidents/%d/segments", e.incident().ID), map[string]any{"name": "Card holders",

@@ -2,12 +2,11 @@ package api
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/candorhq/candor/internal/apperr"
@@ -203,19 +202,19 @@ func (h *handler) listRecipients(w http.ResponseWriter, r *http.Request, p auth.
 type reportJSON struct {
 	audience.Report
 	ErrorsCSV string `json:"errors_csv,omitempty"`
+	// ErrorsURL downloads the same rows as a CSV file, later too.
+	ErrorsURL string `json:"errors_url,omitempty"`
 }
 
 func reportView(rep audience.Report) reportJSON {
 	v := reportJSON{Report: rep}
 	if len(rep.Errors) > 0 {
 		var b bytes.Buffer
-		cw := csv.NewWriter(&b)
-		cw.Write([]string{"line", "column", "value", "reason"})
-		for _, e := range rep.Errors {
-			cw.Write([]string{strconv.Itoa(e.Line), e.Column, audience.SafeCell(e.Value), e.Reason})
-		}
-		cw.Flush()
+		audience.WriteErrorsCSV(&b, rep.Errors)
 		v.ErrorsCSV = b.String()
+	}
+	if rep.ImportID != 0 {
+		v.ErrorsURL = fmt.Sprintf("/api/v1/imports/%d/errors", rep.ImportID)
 	}
 	if len(v.Errors) > 100 {
 		v.Errors = v.Errors[:100]
@@ -250,6 +249,10 @@ func (h *handler) importRecipients(w http.ResponseWriter, r *http.Request, p aut
 	// A large file takes longer to send than the server's default read
 	// timeout allows; this request may take its time.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Hour))
+	opt.FileName = q.Get("file_name")
+	if len(opt.FileName) > audience.MaxName {
+		return 0, nil, apperr.Invalid("file_name", "keep the file name under %d bytes", audience.MaxName)
+	}
 	rep, err := h.svc.ImportRecipients(r.Context(), p, id, http.MaxBytesReader(w, r.Body, MaxImportBody), opt)
 	var maxErr *http.MaxBytesError
 	switch {
@@ -345,4 +348,90 @@ func (h *handler) getSegment(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return 0, nil, err
 	}
 	return http.StatusOK, segmentView(sg), nil
+}
+
+func (h *handler) audienceStats(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	st, err := h.svc.AudienceStats(r.Context(), p, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	orEmpty := func(ts []audience.Tally) []audience.Tally {
+		if ts == nil {
+			return []audience.Tally{}
+		}
+		return ts
+	}
+	return http.StatusOK, map[string]any{
+		"recipients": st.Recipients, "with_email": st.WithEmail, "with_phone": st.WithPhone,
+		"by_jurisdiction": orEmpty(st.ByJurisdiction), "by_locale": orEmpty(st.ByLocale),
+		"by_exposed": orEmpty(st.ByExposed), "none_exposed": st.NoneExposed,
+	}, nil
+}
+
+type importJSON struct {
+	reportJSON
+	ID         int64     `json:"id"`
+	AudienceID int64     `json:"audience_id"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func importView(im audience.ImportRecord) importJSON {
+	v := importJSON{reportJSON: reportView(im.Report), ID: im.ID, AudienceID: im.AudienceID, CreatedAt: im.CreatedAt}
+	v.ErrorsCSV = ""
+	return v
+}
+
+func (h *handler) listImports(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := h.svc.Audience(r.Context(), p, id); err != nil {
+		return 0, nil, err
+	}
+	ims, err := h.svc.Imports(r.Context(), p, id, 50)
+	if err != nil {
+		return 0, nil, err
+	}
+	views := make([]importJSON, len(ims))
+	for i, im := range ims {
+		views[i] = importView(im)
+	}
+	return http.StatusOK, newPage(views, 0), nil
+}
+
+func (h *handler) getImport(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	im, err := h.svc.Import(r.Context(), p, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, importView(im), nil
+}
+
+func (h *handler) importErrors(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	im, err := h.svc.Import(r.Context(), p, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, csvFile{name: fmt.Sprintf("import-%d-errors.csv", id), write: func(w io.Writer) error {
+		return audience.WriteErrorsCSV(w, im.Report.Errors)
+	}}, nil
+}
+
+// csvFile is a reply that is a CSV file to save rather than JSON.
+type csvFile struct {
+	name  string
+	write func(io.Writer) error
 }

@@ -27,6 +27,16 @@ func (e *env) audience(incidentID int64) audience.Audience {
 	return a
 }
 
+// importWithErrors imports a file with one bad row and returns the import.
+func (e *env) importWithErrors() int64 {
+	e.t.Helper()
+	rep, err := e.svc.ImportRecipients(ctx, auth.CLI, e.audience(0).ID, strings.NewReader("email\nana@example.com\nbad\n"), audience.ImportOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rep.ImportID
+}
+
 func (e *env) segment() audience.Segment {
 	e.t.Helper()
 	sg, err := e.svc.CreateSegment(ctx, auth.CLI, audience.NewSegment{IncidentID: e.incident().ID, Name: "Card holders",
@@ -57,6 +67,19 @@ func TestImportOverHTTP(t *testing.T) {
 		}
 		if csv := rep["errors_csv"].(string); !strings.HasPrefix(csv, "line,column,value,reason\n3,E-mail Address,not-an-email,") || !strings.Contains(csv, "\n4,exposed,shoe_size,") {
 			t.Errorf("errors_csv: %q", csv)
+		}
+		// The report stays available, and its errors download as CSV.
+		url := strings.TrimPrefix(rep["errors_url"].(string), "/api/v1")
+		if status, got := e.do(auth.Viewer, "GET", url, nil); status != 200 || got["csv"] != rep["errors_csv"] {
+			t.Errorf("errors download: %d %v", status, got)
+		}
+		status, stored := e.do(auth.Viewer, "GET", fmt.Sprintf("/imports/%.0f", rep["import_id"].(float64)), nil)
+		if status != 200 || stored["rejected"].(float64) != 2 || len(stored["errors"].([]any)) != 2 {
+			t.Errorf("stored import: %d %v", status, stored)
+		}
+		status, st := e.do(auth.Viewer, "GET", strings.TrimSuffix(path, "/recipients")+"/stats", nil)
+		if status != 200 || st["recipients"].(float64) != 2 || len(st["by_exposed"].([]any)) != 2 {
+			t.Errorf("stats: %d %v", status, st)
 		}
 		status, page := e.do(auth.Viewer, "GET", path+"?limit=1", nil)
 		items := page["items"].([]any)

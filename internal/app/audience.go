@@ -144,3 +144,29 @@ func (s *Service) CountMatches(ctx context.Context, p auth.Principal, audienceID
 	})
 	return c, err
 }
+
+// Import returns a stored import's report, kept or refused, with its first
+// rejected rows.
+func (s *Service) Import(ctx context.Context, p auth.Principal, id int64) (audience.ImportRecord, error) {
+	if err := p.Require(auth.Read); err != nil {
+		return audience.ImportRecord{}, err
+	}
+	return s.db.FindImportByID(ctx, id)
+}
+
+// Imports lists an audience's latest imports, newest first.
+func (s *Service) Imports(ctx context.Context, p auth.Principal, audienceID int64, limit int) ([]audience.ImportRecord, error) {
+	if err := p.Require(auth.Read); err != nil {
+		return nil, err
+	}
+	return s.db.FindImports(ctx, audienceID, limit)
+}
+
+// AudienceStats breaks an audience's own recipients down by jurisdiction,
+// locale and exposed data kind.
+func (s *Service) AudienceStats(ctx context.Context, p auth.Principal, audienceID int64) (audience.Stats, error) {
+	if err := p.Require(auth.Read); err != nil {
+		return audience.Stats{}, err
+	}
+	return s.db.AudienceStats(ctx, audienceID)
+}

@@ -94,6 +94,20 @@ func TestAudienceImportAndSegmentCount(t *testing.T) {
 		if a, _ := svc.Audience(ctx, viewer, aud.ID); a.Recipients != 3 {
 			t.Fatalf("all-or-nothing kept rows: %+v", a)
 		}
+		// Both reports are stored, the refused one too, with their rows.
+		refused, err := svc.Import(ctx, viewer, rep.ImportID)
+		if err != nil || refused.Report.Kept || refused.Report.Rejected != 1 || refused.Report.Errors[0].Line != 3 || refused.CreatedBy != editor.UserID {
+			t.Fatalf("refused import: %+v %v", refused, err)
+		}
+		ims, err := svc.Imports(ctx, viewer, aud.ID, 10)
+		if err != nil || len(ims) != 2 || ims[0].ID != rep.ImportID || !ims[1].Report.Kept || ims[1].Report.Created != 3 {
+			t.Fatalf("imports: %+v %v", ims, err)
+		}
+		st, err := svc.AudienceStats(ctx, viewer, aud.ID)
+		if err != nil || st.Recipients != 3 || st.WithEmail != 3 || len(st.ByJurisdiction) != 3 ||
+			st.ByExposed[0] != (audience.Tally{Value: "email", Count: 2}) && st.ByExposed[0] != (audience.Tally{Value: "card_number", Count: 2}) || len(st.ByExposed) != 2 {
+			t.Fatalf("stats: %+v %v", st, err)
+		}
 		if _, err := svc.ImportRecipients(ctx, editor, 9999, strings.NewReader("email\n"), audience.ImportOptions{}); apperr.Code(err) != apperr.ENOTFOUND {
 			t.Fatalf("missing audience: %v", err)
 		}

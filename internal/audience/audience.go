@@ -471,3 +471,29 @@ func clip(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// ImportRecord is a stored import: its report, who ran it and when.
+type ImportRecord struct {
+	ID         int64
+	AudienceID int64
+	Report     Report
+	CreatedBy  int64
+	CreatedAt  time.Time
+}
+
+// Stats break an audience's own recipients down for its page.
+type Stats struct {
+	Recipients     int64
+	WithEmail      int64
+	WithPhone      int64
+	ByJurisdiction []Tally // most first; "" is unknown
+	ByLocale       []Tally
+	ByExposed      []Tally // per data kind; a recipient counts once per kind
+	NoneExposed    int64   // recipients with no exposed kind recorded
+}
+
+// Tally is how many recipients have one value.
+type Tally struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}

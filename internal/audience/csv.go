@@ -447,6 +447,8 @@ type ImportOptions struct {
 	KeepErrors int
 	// BatchSize is how many rows a batch holds (default 5000).
 	BatchSize int
+	// FileName names the file in the report, for people reading it later.
+	FileName string
 }
 
 // Progress is how far an import has got.
@@ -460,9 +462,13 @@ type Progress struct {
 
 // Report is the outcome of an import.
 type Report struct {
-	Rows     int64 `json:"rows"`     // data rows read
-	Accepted int64 `json:"accepted"` // valid rows
-	Rejected int64 `json:"rejected"` // invalid rows (see Errors)
+	// ImportID identifies the stored report (kept or not), 0 before the
+	// store has recorded it.
+	ImportID int64  `json:"import_id"`
+	FileName string `json:"file_name"`
+	Rows     int64  `json:"rows"`     // data rows read
+	Accepted int64  `json:"accepted"` // valid rows
+	Rejected int64  `json:"rejected"` // invalid rows (see Errors)
 	// Created and Updated split the accepted rows into new recipients and
 	// rows that updated one already there (or repeated an earlier row);
 	// the store fills them. Both are 0 when nothing was kept.
@@ -504,6 +510,7 @@ func StartImport(r io.Reader, opt ImportOptions) (*Import, error) {
 	}
 	im := &Import{p: p, opt: opt, byEmail: map[string]int{}, byPhone: map[string]int{}}
 	im.rep.Columns = p.Columns()
+	im.rep.FileName = opt.FileName
 	if opt.Errors != nil {
 		im.errw = csv.NewWriter(opt.Errors)
 		im.errw.Write([]string{"line", "column", "value", "reason"})
@@ -704,4 +711,17 @@ func (p *Prefetched) Verdict() (Report, error) {
 func (p *Prefetched) Close() {
 	p.once.Do(func() { close(p.stop) })
 	<-p.done
+}
+
+// WriteErrorsCSV writes rejected rows as the CSV an import's error report
+// downloads as: line, column, value, reason, with values defused for
+// spreadsheets (see SafeCell).
+func WriteErrorsCSV(w io.Writer, rejs []Rejection) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"line", "column", "value", "reason"})
+	for _, e := range rejs {
+		cw.Write([]string{fmt.Sprint(e.Line), e.Column, SafeCell(e.Value), e.Reason})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -67,6 +67,7 @@ func commands() []command {
 		{"import", "import recipients from a CSV file into an audience", runImport},
 		{"playbook", "response packages: list, apply to an incident, save", runPlaybook},
 		{"notice", "an incident's notices: list, show, check", runNotice},
+		{"segment", "rules over recipients: count, create, list", runSegment},
 		{"config", "show the effective configuration: dump", runConfig},
 		{"version", "print the version", runVersion},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ import (
 
 const importUsage = `Usage:
   candor import recipients --audience ID [--map MAPPING] [--all-or-nothing] [--errors FILE] FILE.csv
+  (--mapping is the same as --map)
 
 Reads recipients from a CSV file (FILE.csv, or - for standard input) into an
 audience or standing list. Get the audience id from ` + "`candor audience list`" + `.
@@ -45,7 +47,20 @@ not in +countrycode form, an unknown jurisdiction or data kind) is skipped
 and reported with its line number and column; --errors FILE writes every
 rejected row to a CSV (line, column, value, reason) you can fix and import
 again. With --all-or-nothing, nothing is kept if any row is bad (exit 1).
-A row whose email is already in the audience updates that recipient.`
+A row whose email is already in the audience updates that recipient: its
+non-empty cells replace what is stored, empty cells keep it, and attributes
+are merged. The import is one transaction: if it fails or is interrupted,
+the audience is left as it was.
+
+Every import's report (and its first 10,000 rejected rows) is also kept in
+the database: the UI's audience page links to it.
+
+Exit codes:
+  0  imported (rejected rows, if any, are listed and were skipped)
+  1  nothing imported: the file was refused (binary, wrong delimiter, no
+     email or phone column, bad mapping), or --all-or-nothing found a bad row
+  2  wrong usage (a missing --audience or file, a malformed --map)
+  4  no audience with that id`
 
 func runImport(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
@@ -62,6 +77,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	l := config.Register(fs, config.Database)
 	audienceID := fs.Int64("audience", 0, "the audience or standing list to import into (see candor audience list)")
 	mapping := fs.String("map", "", `column mapping overrides, e.g. "E-mail Address=email,Plan=attr:plan"`)
+	fs.StringVar(mapping, "mapping", "", "the same as --map")
 	allOrNothing := fs.Bool("all-or-nothing", false, "keep nothing if any row is rejected")
 	errorsFile := fs.String("errors", "", "write every rejected row to this CSV file")
 	// The file may come before or after the flags.
@@ -115,7 +131,10 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := audience.ImportOptions{Mapping: m, AllOrNothing: *allOrNothing, Total: total, KeepErrors: 20}
+	opt := audience.ImportOptions{Mapping: m, AllOrNothing: *allOrNothing, Total: total, KeepErrors: 10000, FileName: filepath.Base(file)}
+	if file == "-" {
+		opt.FileName = "standard input"
+	}
 	var errf *os.File
 	if *errorsFile != "" {
 		if errf, err = os.Create(*errorsFile); err != nil {
@@ -149,14 +168,15 @@ func printReport(w io.Writer, file string, a audience.Audience, rep audience.Rep
 		return
 	}
 	fmt.Fprintln(w, "rejected rows:")
-	for _, e := range rep.Errors {
+	shown := rep.Errors[:min(len(rep.Errors), 20)]
+	for _, e := range shown {
 		col := ""
 		if e.Column != "" {
 			col = ", column " + e.Column
 		}
 		fmt.Fprintf(w, "  line %d%s: %s\n", e.Line, col, e.Reason)
 	}
-	if more := rep.Rejected - int64(len(rep.Errors)); more > 0 {
+	if more := rep.Rejected - int64(len(shown)); more > 0 {
 		fmt.Fprintf(w, "  … and %s more\n", group(more))
 	}
 	if errorsFile != "" {

@@ -34,9 +34,18 @@ func TestImportRecipients(t *testing.T) {
 			t.Fatalf("errors file: %q", b)
 		}
 		// Flags may follow the file; all-or-nothing refuses the whole file.
-		r = run(t, "", env, "import", "recipients", file, "--audience", id, "--all-or-nothing")
+		r = run(t, "", env, "import", "recipients", file, "--audience", id, "--all-or-nothing", "--mapping", "Plan=attr:plan")
 		if r.code != 1 || !strings.Contains(r.stdout, "nothing imported") || !strings.Contains(r.stderr, "all-or-nothing") {
 			t.Fatalf("all-or-nothing: %+v", r)
+		}
+		// Counting a rule over the list's members.
+		r = run(t, "", env, "segment", "count", "--audience", id, "--rule", `{"field":"attribute","attribute":"plan","op":"equals","value":"BUSINESS"}`)
+		if r.code != 0 || !strings.Contains(r.stdout, "1 of 2 members match: attribute plan = BUSINESS") {
+			t.Fatalf("segment count: %+v", r)
+		}
+		r = run(t, "", env, "segment", "count", "--audience", id, "--rule", `{"all":[{"field":"exposed","op":"includes","value":"shoe_size"}]}`)
+		if r.code != 1 || !strings.Contains(r.stderr, "--rule rule.all[0].value: unknown data kind") {
+			t.Fatalf("segment count, bad rule: %+v", r)
 		}
 		r = run(t, "", env, "audience", "list", "--lists")
 		if r.code != 0 || !regexp.MustCompile(id+`\s+custom\s+All customers\s+2`).MatchString(r.stdout) {
@@ -67,6 +76,11 @@ func TestImportUsage(t *testing.T) {
 		{[]string{"import", "people"}, 2, "unknown import"},
 		{[]string{"audience", "create", "--kind", "press", "--name", "P"}, 2, "--incident ID, or --list"},
 		{[]string{"audience", "--help"}, 0, "candor audience create --incident ID"},
+		{[]string{"segment", "--help"}, 0, "candor segment count --audience ID --rule JSON"},
+		{[]string{"segment", "count", "--rule", "{}"}, 2, "--audience is required"},
+		{[]string{"segment", "count", "--audience", "1", "--rule", "{nope"}, 2, "--rule is not a rule in JSON"},
+		{[]string{"segment", "create", "--incident", "1", "--name", "x"}, 2, "--rule is required"},
+		{[]string{"import", "recipients", "--help"}, 0, "Exit codes:"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

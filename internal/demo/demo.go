@@ -2,7 +2,9 @@
 // internet provider whose subscribers' card numbers were stolen by an
 // extortionist who set a deadline (modelled on the linkLINE case in
 // shared/seeds/004). The facts are recorded in three versions, the way a
-// real team learns them, so the history and diff have a story to tell.
+// real team learns them, so the history and diff have a story to tell; the
+// incident has its audiences, 15,000 generated affected subscribers among
+// them, and segments.
 package demo
 
 import (
@@ -91,6 +93,9 @@ func Seed(ctx context.Context, svc *app.Service, password string) ([]Login, inci
 		return nil, in, err
 	}
 	if in, err = svc.MoveIncident(ctx, sam, in.ID, incident.Contained, "Export script removed, credentials rotated, monitoring in place"); err != nil {
+		return nil, in, err
+	}
+	if err := seedAudiences(ctx, svc, marc, in.ID); err != nil {
 		return nil, in, err
 	}
 	if err := seedResponse(ctx, svc, in, users); err != nil {

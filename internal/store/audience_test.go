@@ -186,33 +186,69 @@ func TestImportRecipientsUpserts(t *testing.T) {
 }
 
 // TestImportManyBatches crosses batch and statement boundaries, with
-// duplicates in different batches.
+// duplicates in different batches, into an empty audience (PostgreSQL's
+// streaming copy) and into one that already holds people. The tiny filter
+// case makes nearly every key look repeated, so that PostgreSQL's copy
+// holds rows back and pauses many times.
 func TestImportManyBatches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		a := newAudience(t, db, 0, "All customers")
 		var b strings.Builder
-		b.WriteString("email,phone,n\n")
+		b.WriteString("email,phone,n,first\n")
 		for i := range 2500 {
-			fmt.Fprintf(&b, "p%d@example.com,,%d\n", i, i)
+			fmt.Fprintf(&b, "p%d@example.com,,%d,yes\n", i, i)
 		}
 		for i := range 300 {
-			fmt.Fprintf(&b, ",+3361234%04d,%d\n", i, i)
+			fmt.Fprintf(&b, ",+3361234%04d,%d,yes\n", i, i)
 		}
 		for i := range 2500 {
 			if i%10 == 0 {
-				fmt.Fprintf(&b, "P%d@example.com,,again\n", i)
+				fmt.Fprintf(&b, "P%d@example.com,,again,\n", i)
+			}
+			if i%100 == 0 {
+				fmt.Fprintf(&b, ",+3361234%04d,again,\n", i%300)
 			}
 		}
-		rep, err := importCSV(t, db, a.ID, b.String(), audience.ImportOptions{BatchSize: 1200})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Accepted != 3050 || rep.Created != 2800 || rep.Updated != 250 {
-			t.Fatalf("report %+v", rep)
-		}
-		got := allRecipients(t, db, a.ID)
-		if len(got) != 2800 || got["p2490@example.com"].Attributes["n"] != "again" || got["p2491@example.com"].Attributes["n"] != "2491" {
-			t.Fatalf("%d recipients; p2490 %+v", len(got), got["p2490@example.com"])
+		for _, c := range []struct {
+			name               string
+			bloomBits, heldMax int
+			prefill            bool
+		}{
+			{"empty audience", 1 << 26, 5000, false},
+			{"tiny filter", 64, 7, false},
+			{"audience with people", 1 << 26, 5000, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				defer store.SetCopyLimits(c.bloomBits, c.heldMax)()
+				a := newAudience(t, db, 0, "All customers "+c.name)
+				created, updated := int64(2800), int64(275)
+				if c.prefill {
+					if _, err := importCSV(t, db, a.ID, "email,phone,n\np1@example.com,,0\n,+33612340001,0\n", audience.ImportOptions{}); err != nil {
+						t.Fatal(err)
+					}
+					created, updated = 2798, 277
+				}
+				rep, err := importCSV(t, db, a.ID, b.String(), audience.ImportOptions{BatchSize: 1200})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Accepted != 3075 || rep.Created != created || rep.Updated != updated {
+					t.Fatalf("report %+v", rep)
+				}
+				got := allRecipients(t, db, a.ID)
+				if len(got) != 2800 {
+					t.Fatalf("%d recipients", len(got))
+				}
+				for key, want := range map[string]map[string]string{
+					"p2490@example.com": {"n": "again", "first": "yes"},
+					"p2491@example.com": {"n": "2491", "first": "yes"},
+					"+33612340200":      {"n": "again", "first": "yes"},
+					"+33612340201":      {"n": "201", "first": "yes"},
+				} {
+					if !reflect.DeepEqual(got[key].Attributes, want) {
+						t.Errorf("%s: attributes %v, want %v", key, got[key].Attributes, want)
+					}
+				}
+			})
 		}
 	})
 }

@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/candorhq/candor/internal/app"
+	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/httpauth"
 	"github.com/candorhq/candor/internal/incident"
@@ -36,6 +39,7 @@ type env struct {
 	users    map[auth.Role]auth.User
 	sessions map[auth.Role]string
 	ips      atomic.Int64
+	seq      int
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
@@ -110,6 +114,56 @@ func (e *env) request(secret, method, path string, form url.Values, noCSRF bool)
 	defer r.Body.Close()
 	b, _ := io.ReadAll(r.Body)
 	return resp{status: r.StatusCode, body: string(b), header: r.Header, location: r.Header.Get("Location")}
+}
+
+// upload sends a multipart form with the fields (the session's CSRF token
+// first, unless noCSRF) and then a file field named "file".
+func (e *env) upload(secret, path string, form url.Values, fileName, content string, noCSRF bool) resp {
+	e.t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	if secret != "" && !noCSRF && !form.Has(httpauth.CSRFField) {
+		mw.WriteField(httpauth.CSRFField, auth.CSRFToken(secret))
+	}
+	for k, vs := range form {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("file", fileName)
+	io.WriteString(fw, content)
+	mw.Close()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, &b)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if secret != "" {
+		req.AddCookie(&http.Cookie{Name: httpauth.CookieName, Value: secret})
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	return resp{status: r.StatusCode, body: string(body), header: r.Header, location: r.Header.Get("Location")}
+}
+
+// audience creates an audience of the incident (a standing list for 0)
+// holding three recipients.
+func (e *env) audience(incidentID int64) audience.Audience {
+	e.t.Helper()
+	e.seq++
+	a, err := e.svc.CreateAudience(ctx, auth.CLI, audience.New{IncidentID: incidentID, Kind: audience.AffectedCustomers, Name: fmt.Sprintf("Audience %d", e.seq)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.ImportRecipients(ctx, auth.CLI, a.ID, strings.NewReader("email,jurisdiction,exposed,plan\nana@example.com,US-CA,card_number;card_expiry,business\nbob@example.com,US-NV,card_number,home\ncy@example.com,US-CA,email,home\n"), audience.ImportOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	return a
 }
 
 // as sends a request as role ("" for anonymous).

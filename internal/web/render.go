@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/candorhq/candor/internal/apperr"
+	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/httpauth"
 	"github.com/candorhq/candor/internal/incident"
@@ -40,6 +41,7 @@ func templateFuncs() template.FuncMap {
 		"fid":        fieldID,
 		"roles":      func() []auth.Role { return auth.Roles },
 		"states":     func() []incident.State { return incident.States },
+		"kinds":      func() any { return audience.Kinds },
 		"severities": func() []incident.Severity { return incident.Severities },
 		// dtstep lets a datetime-local input hold seconds when its value has
 		// them; otherwise the browser would refuse to submit the form.
@@ -49,7 +51,17 @@ func templateFuncs() template.FuncMap {
 			}
 			return "60"
 		},
-		"count":   formatCount,
+		"count": formatCount,
+		"n":     func(n int64) string { return formatCount(int(n)) },
+		"kindLabel": func(k string) string {
+			return incident.DataKind(k).Label()
+		},
+		"pct": func(part, whole int64) string {
+			if whole <= 0 {
+				return "0%"
+			}
+			return fmt.Sprintf("%.0f%%", float64(part)*100/float64(whole))
+		},
 		"add1":    func(n int) int { return n + 1 },
 		"prev":    func(n int) int { return n - 1 },
 		"invalid": invalidAttrs,

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/candorhq/candor/internal/app"
+	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/store"
 	"github.com/candorhq/candor/internal/store/storetest"
@@ -20,6 +21,8 @@ type roleReq struct {
 	form url.Values
 	// secret overrides the role's session (for sign-out, which ends it).
 	secret string
+	// file, when set, sends the form as a multipart upload with this CSV.
+	file string
 }
 
 type roleCase struct {
@@ -97,6 +100,58 @@ func roleCases(e *env) []roleCase {
 		{"GET /incidents/{id}/audit", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
 			return roleReq{path: fmt.Sprintf("/incidents/%d/audit", fresh())}
 		}},
+		{"GET /incidents/{id}/audiences", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			in := fresh()
+			e.audience(in)
+			return roleReq{path: fmt.Sprintf("/incidents/%d/audiences", in)}
+		}},
+		{"POST /incidents/{id}/audiences", editors, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/incidents/%d/audiences", fresh()), form: url.Values{"kind": {"press"}, "name": {"Press contacts"}}}
+		}},
+		{"GET /lists", everyone, http.StatusOK, 0, func(auth.Role) roleReq { e.audience(0); return roleReq{path: "/lists"} }},
+		{"POST /lists", editors, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			n++
+			return roleReq{path: "/lists", form: url.Values{"kind": {"custom"}, "name": {fmt.Sprintf("All customers %d", n)}}}
+		}},
+		{"GET /audiences/{id}", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/audiences/%d", e.audience(fresh()).ID)}
+		}},
+		{"POST /audiences/{id}/import", editors, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/audiences/%d/import", e.audience(fresh()).ID), form: url.Values{"mapping": {""}}, file: "email,name\ndee@example.com,Dee\nbad,Eve\n"}
+		}},
+		{"POST /audiences/{id}/lists", editors, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/audiences/%d/lists", e.audience(fresh()).ID), form: url.Values{"list_id": {fmt.Sprint(e.audience(0).ID)}}}
+		}},
+		{"GET /imports/{id}", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/imports/%d", e.importWithErrors())}
+		}},
+		{"GET /imports/{id}/errors.csv", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/imports/%d/errors.csv", e.importWithErrors())}
+		}},
+		{"GET /incidents/{id}/segments", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			return roleReq{path: fmt.Sprintf("/incidents/%d/segments", e.segment().IncidentID)}
+		}},
+		{"GET /incidents/{id}/segments/new", editors, http.StatusOK, 0, func(auth.Role) roleReq {
+			in := fresh()
+			e.audience(in)
+			return roleReq{path: fmt.Sprintf("/incidents/%d/segments/new", in)}
+		}},
+		{"POST /incidents/{id}/segments", editors, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			in := fresh()
+			return roleReq{path: fmt.Sprintf("/incidents/%d/segments", in), form: url.Values{"name": {"Card holders"}, "match": {"all"}, "rows": {"3"},
+				"c0.field": {"exposed"}, "c0.op": {"includes"}, "c0.value": {"card_number"}, "action": {"save"}}}
+		}},
+		{"POST /incidents/{id}/segments/count", editors, http.StatusOK, 0, func(auth.Role) roleReq {
+			in := fresh()
+			a := e.audience(in)
+			return roleReq{path: fmt.Sprintf("/incidents/%d/segments/count", in), form: url.Values{"audience_id": {fmt.Sprint(a.ID)}, "match": {"all"}, "rows": {"3"},
+				"c0.field": {"exposed"}, "c0.op": {"includes"}, "c0.value": {"card_number"}}}
+		}},
+		{"GET /segments/{id}", everyone, http.StatusOK, 0, func(auth.Role) roleReq {
+			sg := e.segment()
+			e.audience(sg.IncidentID)
+			return roleReq{path: fmt.Sprintf("/segments/%d", sg.ID)}
+		}},
 		{"GET /users", admins, http.StatusOK, 0, get("/users")},
 		{"POST /users", admins, http.StatusSeeOther, 0, func(auth.Role) roleReq {
 			n++
@@ -146,7 +201,7 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 						secret = rq.secret
 					}
 					before := e.auditCount()
-					got := e.request(secret, method, rq.path, rq.form, false)
+					got := e.send(secret, method, rq, false)
 					changed := e.auditCount() != before
 					name := string(role)
 					if role == "" {
@@ -221,7 +276,8 @@ func TestPostWithoutCSRFTokenIsRefused(t *testing.T) {
 					form.Set("csrf_token", tok)
 				}
 				before := e.auditCount()
-				got := e.request(secret, method, rq.path, form, true)
+				rq.form = form
+				got := e.send(secret, method, rq, true)
 				if got.status != http.StatusForbidden || !strings.Contains(got.body, "The form expired; reload the page and try again") {
 					t.Errorf("token %q: status %d, want 403 with the form-expired page; body:\n%s", tok, got.status, snippet(got.body))
 				}
@@ -246,4 +302,40 @@ func snippet(body string) string {
 		body = body[:1500] + "…"
 	}
 	return body
+}
+
+// send sends a role case's request, as a multipart upload when it has a file.
+func (e *env) send(secret, method string, rq roleReq, noCSRF bool) resp {
+	e.t.Helper()
+	if rq.file != "" {
+		return e.upload(secret, rq.path, rq.form, "people.csv", rq.file, noCSRF)
+	}
+	return e.request(secret, method, rq.path, rq.form, noCSRF)
+}
+
+// importWithErrors imports a file with a bad row into a new list and
+// returns the import's id.
+func (e *env) importWithErrors() int64 {
+	e.t.Helper()
+	a, err := e.svc.CreateAudience(ctx, auth.CLI, audience.New{Kind: audience.Custom, Name: fmt.Sprintf("List %d", e.nextSeq())})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rep, err := e.svc.ImportRecipients(ctx, auth.CLI, a.ID, strings.NewReader("email\nana@example.com\nnot-an-email\n"), audience.ImportOptions{FileName: "people.csv"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rep.ImportID
+}
+
+func (e *env) nextSeq() int { e.seq++; return e.seq }
+
+func (e *env) segment() audience.Segment {
+	e.t.Helper()
+	sg, err := e.svc.CreateSegment(ctx, auth.CLI, audience.NewSegment{IncidentID: e.incident().ID, Name: "Card holders",
+		Rule: audience.Rule{Field: "exposed", Op: "includes", Value: "card_number"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sg
 }

@@ -1,6 +1,8 @@
 // Package web is the admin UI: server-rendered pages where the crisis team
 // opens incidents, records and corrects their facts, moves them through their
-// states and, as admins, manages users, API tokens and the audit log.
+// states, prepares audiences (importing recipients from CSV, attaching
+// standing lists) and segments, and, as admins, manages users, API tokens
+// and the audit log.
 //
 // Pages are html/template files embedded in the binary and parsed when the
 // handler is built, so a broken template stops the server at start-up rather
@@ -14,6 +16,7 @@ import (
 	"embed"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/httpauth"
@@ -53,7 +56,11 @@ func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger) http
 	h.routes(mux.HandleFunc)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w.Header())
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/audiences/") && strings.HasSuffix(r.URL.Path, "/import") {
+			limit = maxImportBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -80,6 +87,21 @@ func (h *handler) routes(handle func(pattern string, fn func(http.ResponseWriter
 	handle("GET /incidents/{id}/versions/{version}", h.version)
 	handle("GET /incidents/{id}/versions/diff", h.diff)
 	handle("GET /incidents/{id}/audit", h.incidentAudit)
+
+	handle("GET /incidents/{id}/audiences", h.incidentAudiences)
+	handle("POST /incidents/{id}/audiences", h.createIncidentAudience)
+	handle("GET /lists", h.lists)
+	handle("POST /lists", h.createList)
+	handle("GET /audiences/{id}", h.audience)
+	handle("POST /audiences/{id}/import", h.importRecipients)
+	handle("POST /audiences/{id}/lists", h.attachList)
+	handle("GET /imports/{id}", h.importReport)
+	handle("GET /imports/{id}/errors.csv", h.importErrors)
+	handle("GET /incidents/{id}/segments", h.segments)
+	handle("GET /incidents/{id}/segments/new", h.newSegmentForm)
+	handle("POST /incidents/{id}/segments", h.saveSegment)
+	handle("POST /incidents/{id}/segments/count", h.countSegment)
+	handle("GET /segments/{id}", h.segment)
 
 	handle("GET /users", h.users)
 	handle("POST /users", h.createUser)
@@ -110,7 +132,7 @@ func Routes() []string {
 // securityHeaders keeps pages out of frames, scripts to our own files, and
 // referrers (which carry incident ids) on our own site.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")

@@ -61,3 +61,22 @@ CREATE TABLE segments (
     updated_at  BIGINT  NOT NULL
 );
 CREATE UNIQUE INDEX segments_name ON segments (incident_id, lower(name));
+
+-- One row per import of a CSV file, kept or refused: its counts and the
+-- first rejected rows (line, column, value, reason) as JSON, so that the
+-- result page and its "errors as CSV" download can be opened again later.
+CREATE TABLE imports (
+    id          INTEGER PRIMARY KEY,
+    audience_id BIGINT  NOT NULL REFERENCES audiences (id) ON DELETE CASCADE,
+    file_name   TEXT    NOT NULL DEFAULT '',
+    kept        BOOLEAN NOT NULL,
+    rows_read   BIGINT  NOT NULL,
+    accepted    BIGINT  NOT NULL,
+    rejected    BIGINT  NOT NULL,
+    created     BIGINT  NOT NULL,
+    updated     BIGINT  NOT NULL,
+    report      TEXT    NOT NULL,
+    created_by  BIGINT  REFERENCES users (id),
+    created_at  BIGINT  NOT NULL
+);
+CREATE INDEX imports_audience ON imports (audience_id, id);
