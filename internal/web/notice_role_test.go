@@ -38,17 +38,15 @@ func (e *env) submittedNotice() notice.Notice {
 
 // approval is the review form that approves n's current version,
 // overriding whatever checks fail.
-func (e *env) approval(n notice.Notice) url.Values {
+func (e *env) approval(n notice.Notice, version int) url.Values {
 	e.t.Helper()
-	form := url.Values{"version": {"1"}, "decision": {notice.DecisionApprove}}
-	rep, err := e.svc.CheckNotice(ctx, auth.CLI, n.ID, 1, nil)
+	form := url.Values{"version": {fmt.Sprint(version)}, "decision": {notice.DecisionApprove}}
+	rep, err := e.svc.CheckNotice(ctx, auth.CLI, n.ID, version, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	overrides := map[string]string{}
 	for _, f := range rep.Blocking() {
-		form.Set("override."+f.Key, "accepted for the role test")
-		overrides[f.Key] = "accepted for the role test"
+		form.Set("override."+f.Key, "accepted for the test")
 	}
 	return form
 }
@@ -95,11 +93,11 @@ func noticeRoleCases(e *env) []roleCase {
 		}},
 		{"POST /notices/{id}/review", approvers, http.StatusSeeOther, 0, func(auth.Role) roleReq {
 			nt := e.submittedNotice()
-			return roleReq{path: fmt.Sprintf("/notices/%d/review", nt.ID), form: e.approval(nt)}
+			return roleReq{path: fmt.Sprintf("/notices/%d/review", nt.ID), form: e.approval(nt, 1)}
 		}},
 		{"POST /notices/{id}/withdraw", approvers, http.StatusSeeOther, 0, func(auth.Role) roleReq {
 			nt := e.submittedNotice()
-			form := e.approval(nt)
+			form := e.approval(nt, 1)
 			ov := map[string]string{}
 			for k, v := range form {
 				if len(k) > len("override.") && k[:len("override.")] == "override." {
