@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/notice"
@@ -74,11 +75,11 @@ func (s *Service) PreviewVariants(ctx context.Context, p auth.Principal, id int6
 			}
 		}
 		if err != nil {
-			vp.Error = fmt.Sprintf("%s", err)
+			var msgs []string
 			for _, fe := range fieldErrors(err) {
-				vp.Error = fe.Field + ": " + fe.Message
-				break
+				msgs = append(msgs, fmt.Sprintf("%s: %s", fe.Field, fe.Message))
 			}
+			vp.Error = strings.Join(msgs, "; ")
 		}
 		out = append(out, vp)
 	}
