@@ -68,7 +68,7 @@ func (r CheckReport) Blocking() []Finding {
 func (r CheckReport) templateErrors() apperr.List {
 	var out apperr.List
 	for _, f := range r.Findings {
-		if f.Key == "template" || strings.HasPrefix(f.Key, "template@") {
+		if f.Key == "template" || strings.HasSuffix(f.Key, "/template") {
 			out = append(out, apperr.Invalid(f.Field, "%s", f.Message))
 		}
 	}
@@ -268,19 +268,10 @@ func (s *Service) contentFindings(n notice.Notice, c notice.Content, base notice
 	}
 	var out []Finding
 	for _, f := range notice.Check(in) {
-		out = append(out, Finding{Key: overrideKey(f.Key, f.Variant), Level: string(f.Level), Variant: f.Variant, Field: f.Field, Message: f.Message,
+		out = append(out, Finding{Key: f.Ref(), Level: string(f.Level), Variant: f.Variant, Field: f.Field, Message: f.Message,
 			Value: f.Value, Citation: f.Citation, SourceURL: f.SourceURL, Caveat: f.Caveat})
 	}
 	return out
-}
-
-// overrideKey names a finding for an approver's override: the check's key,
-// and the variant when it is not the default text.
-func overrideKey(key string, variant int) string {
-	if variant < 0 {
-		return key
-	}
-	return fmt.Sprintf("%s@variant%d", key, variant)
 }
 
 // Preview is a notice rendered for one recipient on each of its channels.

@@ -151,7 +151,9 @@ func (b *browser) login(email string) {
 		chromedp.SendKeys(chromedp.ID("f-email"), email),
 		chromedp.SendKeys(chromedp.ID("f-password"), password),
 		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`h1`)),
+		// The sign-in page has an h1 too: wait for what only a signed-in
+		// page has.
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"]`)),
 	)
 	b.expect("signed in as "+email, "Signed in as", "Incidents")
 }

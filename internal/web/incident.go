@@ -116,6 +116,7 @@ type incidentPage struct {
 	// What the forms hold after a refused submission.
 	MoveTo, MoveNote, MoveError string
 	Edit                        newIncidentPage
+	Package                     responsePackage
 }
 
 func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +144,10 @@ func (h *handler) showIncident(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	if d.Timeline, err = h.svc.Timeline(r.Context(), p, id); err != nil {
+		h.fail(w, r, err, "see incidents")
+		return
+	}
+	if err = h.loadPackage(r, p, id, &d.Package); err != nil {
 		h.fail(w, r, err, "see incidents")
 		return
 	}

@@ -27,7 +27,7 @@ import (
 type pageTemplate = template.Template
 
 func templateFuncs() template.FuncMap {
-	return template.FuncMap{
+	m := template.FuncMap{
 		"time": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
@@ -67,6 +67,10 @@ func templateFuncs() template.FuncMap {
 		"invalid": invalidAttrs,
 		"ferr":    fieldError,
 	}
+	for k, f := range noticeFuncs() {
+		m[k] = f
+	}
+	return m
 }
 
 // parsePages parses each page together with the shared layout and partials.
@@ -78,10 +82,10 @@ func parsePages() (map[string]*pageTemplate, error) {
 	pages := map[string]*pageTemplate{}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" || base == "partials" {
+		if base == "layout" || base == "partials" || strings.HasSuffix(base, "_partials") {
 			continue
 		}
-		t, err := template.New(base).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
+		t, err := template.New(base).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/*_partials.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", n, err)
 		}
@@ -100,6 +104,8 @@ type page struct {
 	Flash  *flash
 	Static string
 	Data   any
+	// Unread is the number of the user's unread notifications.
+	Unread int
 }
 
 func (p page) CanEdit() bool { return p.User.Role.Can(auth.EditIncident) }
@@ -115,6 +121,10 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	pg.User, pg.Signed = httpauth.Principal(r)
 	pg.CSRF = httpauth.CSRFToken(r)
 	pg.Static = h.staticVersion
+	if pg.Signed {
+		// A failure to count leaves the badge off; the page still renders.
+		_, pg.Unread, _ = h.svc.Notifications(r.Context(), pg.User)
+	}
 	if pg.Flash == nil {
 		pg.Flash = h.takeFlash(w, r)
 	}

@@ -60,7 +60,7 @@ func roleCases(e *env) []roleCase {
 	get := func(path string) func(auth.Role) roleReq {
 		return func(auth.Role) roleReq { return roleReq{path: path} }
 	}
-	return []roleCase{
+	return append([]roleCase{
 		{"GET /login", everyone, http.StatusSeeOther, http.StatusOK, get("/login")},
 		{"POST /logout", everyone, http.StatusSeeOther, 0, func(r auth.Role) roleReq {
 			if r == "" {
@@ -179,7 +179,7 @@ func roleCases(e *env) []roleCase {
 		}},
 		{"GET /audit", admins, http.StatusOK, 0, get("/audit")},
 		{"POST /audit/verify", admins, http.StatusSeeOther, 0, get("/audit/verify")},
-	}
+	}, noticeRoleCases(e)...)
 }
 
 // TestEveryRouteEnforcesRoles sends every UI route as every role: anonymous

@@ -103,6 +103,8 @@ func (h *handler) routes(handle func(pattern string, fn func(http.ResponseWriter
 	handle("POST /incidents/{id}/segments/count", h.countSegment)
 	handle("GET /segments/{id}", h.segment)
 
+	h.noticeRoutes(handle)
+
 	handle("GET /users", h.users)
 	handle("POST /users", h.createUser)
 	handle("POST /users/{id}/role", h.changeRole)
@@ -132,7 +134,7 @@ func Routes() []string {
 // securityHeaders keeps pages out of frames, scripts to our own files, and
 // referrers (which carry incident ids) on our own site.
 func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
