@@ -61,7 +61,7 @@ func TestSeed(t *testing.T) {
 		t.Errorf("jurisdictions %v, locales %v", st.ByJurisdiction, st.ByLocale)
 	}
 	sgs, err := svc.Segments(ctx, auth.CLI, in.ID)
-	if err != nil || len(sgs) != 2 {
+	if err != nil || len(sgs) != 3 {
 		t.Fatalf("segments %+v %v", sgs, err)
 	}
 	for _, sg := range sgs {
@@ -95,6 +95,11 @@ func TestSeedResponsePackage(t *testing.T) {
 			}
 			if _, err := svc.ApprovedNotice(ctx, auth.CLI, n.ID, n.CurrentVersion); err != nil {
 				t.Errorf("the customer alert is not certified: %v", err)
+			}
+			// With its Massachusetts variant, nothing blocks it.
+			rep, err := svc.CheckNotice(ctx, auth.CLI, n.ID, 0, nil)
+			if err != nil || len(rep.Blocking()) != 0 || len(rep.Variants) != 2 || rep.Variants[1].Count == 0 {
+				t.Errorf("customer alert checks: %+v %v", rep, err)
 			}
 		}
 	}

@@ -123,3 +123,26 @@ func TestDiffAndChannels(t *testing.T) {
 		t.Fatalf("content parse fields: %v", fields)
 	}
 }
+
+// TestLawForbidsAPoint: a text only for Massachusetts residents is not
+// asked to say what happened (the law there forbids it); a text that also
+// goes to Californians still is.
+func TestLawForbidsAPoint(t *testing.T) {
+	body := "Dear {{.Recipient.Name}},\n\nWe are sorry to tell you about an incident.\n"
+	in := notice.CheckInput{Content: notice.Content{Subject: "Important", Body: body}, AudienceKind: "affected_customers",
+		Channels: []notice.Channel{notice.ChannelEmail}, Jurisdictions: []string{"US-MA"}}
+	levels := func() map[string]notice.Level {
+		m := map[string]notice.Level{}
+		for _, f := range notice.Check(in) {
+			m[f.Key] = f.Level
+		}
+		return m
+	}
+	if l := levels()["point:what_happened"]; l != notice.LevelInfo {
+		t.Errorf("Massachusetts only: what_happened is %q, want info", l)
+	}
+	in.Jurisdictions = []string{"US-MA", "US-CA"}
+	if l := levels()["point:what_happened"]; l != notice.LevelError {
+		t.Errorf("Massachusetts and California: what_happened is %q, want error", l)
+	}
+}

@@ -306,7 +306,7 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		a := analyze(r.Subject, r.Markdown, &in.Facts)
 		add := func(f Finding) { c.add(who, f) }
 		if english {
-			checkPoints(a, in.AudienceKind, class, add)
+			checkPoints(a, in.AudienceKind, class, lawForbids(in.AudienceKind, jurisdictions), add)
 			if ms, mb, ok := renderMarked(t, d); ok {
 				checkLiterals(t, ms, mb, &in.Facts, add)
 			}
@@ -722,9 +722,41 @@ var pointNames = map[string]string{
 	"not_affected":            "say what was not affected",
 }
 
-func checkPoints(a *analysis, kind string, class audienceClass, add func(Finding)) {
+// pointElements are the points a law can forbid a notice to make: the
+// point's key and the legal element detector that finds it.
+var pointElements = map[string]string{"point:what_happened": "breach_details"}
+
+// lawForbids returns, for each point a rule that applies to these
+// recipients forbids stating, the rule's name: Massachusetts forbids
+// stating the nature of the breach to its residents, so a variant for them
+// is not asked to say what happened. Only a rule that covers every one of
+// the jurisdictions counts: a text that also goes elsewhere must still say
+// it (and the legal check asks for a variant).
+func lawForbids(kind string, jurisdictions []string) map[string]string {
+	out := map[string]string{}
+	for _, r := range legal.Rules {
+		if hit := r.applies(kind, jurisdictions); len(hit) == 0 || len(hit) < len(jurisdictions) {
+			continue
+		}
+		for _, q := range r.Requirements {
+			for point, element := range pointElements {
+				if q.Check == "absent" && q.Element == element {
+					out[point] = r.Name
+				}
+			}
+		}
+	}
+	return out
+}
+
+func checkPoints(a *analysis, kind string, class audienceClass, forbidden map[string]string, add func(Finding)) {
 	for _, x := range pointLevels(kind, class) {
 		if x.p.key == "not_affected" && len(a.facts.NotExposed) == 0 {
+			continue
+		}
+		if law, ok := forbidden[x.p.key]; ok {
+			add(Finding{Key: x.p.key, Level: LevelInfo, Field: "body",
+				Message: fmt.Sprintf("Not asked to %s: %s's law forbids stating it to these recipients.", pointNames[x.p.key], law)})
 			continue
 		}
 		if x.p.detect(a) {
