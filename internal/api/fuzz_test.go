@@ -10,6 +10,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/incident"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/server"
 	"github.com/candorhq/candor/internal/store/storetest"
 )
@@ -22,6 +23,10 @@ func FuzzBodies(f *testing.F) {
 		`{"title":"Card numbers exposed","severity":"critical","facts":{"exposed":["card_number"],"affected_total":15000}}`,
 		`{"base_version":1,"reason":"r","facts":{"affected_by_jurisdiction":[{"code":"US-CA","count":3}]}}`,
 		`{"state":"contained","note":"n"}`,
+		`{"title":"Alert","audience_kind":"affected_customers","channels":["email","sms"],"content":{"subject":"Hi {{.Recipient.Name}}","body":"{{if .Recipient.Exposed \"card_number\"}}card{{end}}","variants":[{"name":"v","segment_id":1,"locale":"fr","subject":"s","body":"b"}]}}`,
+		`{"base_version":1,"reason":"r","content":{"subject":"{{.Facts.AffectedCount}}","body":"{{range .Facts.Exposed}}{{.}}{{end}}"}}`,
+		`{"version":1,"decision":"approve","overrides":{"point:what_to_do":"ok"}}`, `{"key":"customer-data-breach"}`,
+		`{"name":"P","items":[{"title":"T","audience":"press","channels":["email"],"offset":"14h","subject":"s","body":"b"}]}`,
 		`{"title": 1}`, `[]`, `null`, `{"facts":{"discovered_at":"yesterday"}}`, "\x00\xff", `{"a":{"b":{"c":[[[[1]]]]}}}`,
 	} {
 		f.Add(s)
@@ -40,9 +45,16 @@ func FuzzBodies(f *testing.F) {
 	if _, err := svc.CreateIncident(ctx, auth.CLI, incident.New{Title: "Fuzz target"}); err != nil {
 		f.Fatal(err)
 	}
+	n, err := svc.CreateNotice(ctx, auth.CLI, notice.New{IncidentID: 1, Title: "Fuzz notice", AudienceKind: "press", Channels: []notice.Channel{"email"},
+		Content: notice.Content{Subject: "S", Body: "B"}})
+	if err != nil || n.ID != 1 {
+		f.Fatal(n, err)
+	}
 	h := server.Handler(svc, log, server.Options{})
 	targets := []struct{ method, path string }{
 		{"POST", "/api/v1/incidents"}, {"PUT", "/api/v1/incidents/1/facts"}, {"POST", "/api/v1/incidents/1/state"}, {"PATCH", "/api/v1/incidents/1"},
+		{"POST", "/api/v1/incidents/1/notices"}, {"PUT", "/api/v1/notices/1"}, {"POST", "/api/v1/notices/1/check"}, {"POST", "/api/v1/notices/1/submit"},
+		{"POST", "/api/v1/notices/1/review"}, {"POST", "/api/v1/incidents/1/playbook"}, {"POST", "/api/v1/playbooks"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, tg := range targets {
