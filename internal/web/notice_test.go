@@ -155,6 +155,32 @@ func TestPlaybookPages(t *testing.T) {
 	if err != nil || pb.Version != 2 || len(pb.Items) != 1 || pb.Items[0].Offset != "-1h" {
 		t.Fatalf("saved playbook: %+v %v", pb, err)
 	}
+	// "Add a notice" returns the form with a blank notice and saves nothing;
+	// filled in, it is saved with the rest.
+	grow := url.Values{"version": {"2"}, "name": {"Our breach package"}, "item_count": {"1"}, "op": {"add_item"},
+		"items[0].key": {pb.Items[0].Key}, "items[0].title": {"Staff memo"}, "items[0].audience": {"employees"}, "items[0].channels": {"email"},
+		"items[0].offset": {"-1h"}, "items[0].subject": {"Systems down"}, "items[0].body": {"Hello {{.Recipient.Name}}."}}
+	if vw := e.as(auth.Viewer, "POST", "/playbooks/our-breach-package", grow); vw.status != http.StatusForbidden {
+		t.Fatalf("a viewer adds a notice: %d", vw.status)
+	}
+	grow.Del("csrf_token")
+	more := e.as(auth.Editor, "POST", "/playbooks/our-breach-package", grow)
+	if more.status != http.StatusOK {
+		t.Fatalf("add a notice: %d", more.status)
+	}
+	mustContain(t, more.body, `name="item_count" value="2"`, `name="items[1].title" value=""`, `name="items[0].title" value="Staff memo"`)
+	grow.Del("op")
+	grow.Del("csrf_token")
+	grow.Set("item_count", "2")
+	for k, v := range map[string]string{"title": "Press holding line", "audience": "press", "channels": "email", "offset": "14h", "subject": "Statement", "body": "We are looking into it."} {
+		grow.Set("items[1]."+k, v)
+	}
+	if got := e.as(auth.Editor, "POST", "/playbooks/our-breach-package", grow); got.status != http.StatusSeeOther {
+		t.Fatalf("save with the added notice: %d\n%s", got.status, snippet(got.body))
+	}
+	if pb, err = e.svc.Playbook(ctx, auth.CLI, "our-breach-package"); err != nil || pb.Version != 3 || len(pb.Items) != 2 || pb.Items[1].Key != "press-holding-line" {
+		t.Fatalf("playbook with the added notice: %+v %v", pb, err)
+	}
 	if got := e.as(auth.Editor, "POST", "/playbooks/our-breach-package", form); got.status != http.StatusUnprocessableEntity {
 		t.Errorf("stale playbook save: %d, want 422 with the conflict", got.status)
 	} else {

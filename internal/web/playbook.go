@@ -178,6 +178,17 @@ func (h *handler) savePlaybook(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	f := parsePlaybookForm(r)
+	if r.PostFormValue("op") == "add_item" {
+		// Nothing is saved: the form comes back with a blank notice to fill
+		// in, and what was typed so far kept.
+		if !p.Role.Can(auth.EditIncident) {
+			h.forbidden(w, r, "edit playbooks")
+			return
+		}
+		f.Items = append(f.Items, playbookItemForm{Audience: "affected_customers", Offset: "0", Channels: []string{"email"}})
+		h.render(w, r, http.StatusOK, "playbook_edit", page{Title: "Edit playbook: " + f.Name, Nav: "playbooks", Data: playbookEditPage{Key: key, Form: f}})
+		return
+	}
 	pb := playbook.Playbook{Key: key, Name: f.Name, Description: f.Description}
 	for _, it := range f.Items {
 		chans := it.Channels
