@@ -243,16 +243,8 @@ type factsPage struct {
 }
 
 func (h *handler) editFacts(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.user(w, r)
+	p, id, ok := h.editing(w, r, false, "change the facts")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "change the facts")
 		return
 	}
 	in, err := h.svc.Incident(r.Context(), p, id)

@@ -197,16 +197,8 @@ func (h *handler) checks(r *http.Request, p auth.Principal, n notice.Notice, c n
 }
 
 func (h *handler) editNotice(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.user(w, r)
+	p, id, ok := h.editing(w, r, false, "edit notices")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "edit notices")
 		return
 	}
 	head, err := h.noticeHead(r, p, id)
@@ -273,16 +265,8 @@ func (h *handler) checksFor(r *http.Request, p auth.Principal, n notice.Notice, 
 }
 
 func (h *handler) saveNotice(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.action(w, r)
+	p, id, ok := h.editing(w, r, true, "edit notices")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "edit notices")
 		return
 	}
 	f := parseNoticeForm(r)
@@ -362,16 +346,8 @@ func (h *handler) saveNotice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) newNoticeForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.user(w, r)
+	p, id, ok := h.editing(w, r, false, "draft notices")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "draft notices")
 		return
 	}
 	in, err := h.svc.Incident(r.Context(), p, id)

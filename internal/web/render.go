@@ -243,6 +243,33 @@ func (h *handler) csrfFailed(w http.ResponseWriter, r *http.Request) {
 }
 
 // pathID reads a positive integer path value, answering 400 when it is not.
+// editing starts a handler that changes (or shows the form to change)
+// the object named by the {id} path value: it signs the user in — for a
+// post, also reading the form and checking its CSRF token — parses the id,
+// and refuses a role that may not edit, naming what it tried to do. It
+// writes the answer itself and returns false when the handler must stop.
+func (h *handler) editing(w http.ResponseWriter, r *http.Request, post bool, what string) (auth.Principal, int64, bool) {
+	var p auth.Principal
+	var ok bool
+	if post {
+		p, ok = h.action(w, r)
+	} else {
+		p, ok = h.user(w, r)
+	}
+	if !ok {
+		return p, 0, false
+	}
+	id, ok := h.pathID(w, r, "id")
+	if !ok {
+		return p, 0, false
+	}
+	if !p.Role.Can(auth.EditIncident) {
+		h.forbidden(w, r, what)
+		return p, 0, false
+	}
+	return p, id, true
+}
+
 func (h *handler) pathID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id < 1 {

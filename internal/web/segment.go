@@ -196,16 +196,8 @@ type segmentEditPage struct {
 }
 
 func (h *handler) newSegmentForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.user(w, r)
+	p, id, ok := h.editing(w, r, false, "create segments")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "create segments")
 		return
 	}
 	f := segmentForm{Match: "all", Rows: []condRow{{Field: "exposed", Op: audience.OpIncludes}}}
@@ -245,16 +237,8 @@ func (h *handler) showSegmentEditor(w http.ResponseWriter, r *http.Request, p au
 // saveSegment handles the editor's three buttons: add a condition row,
 // count (without saving) and save.
 func (h *handler) saveSegment(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.action(w, r)
+	p, id, ok := h.editing(w, r, true, "create segments")
 	if !ok {
-		return
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	if !p.Role.Can(auth.EditIncident) {
-		h.forbidden(w, r, "create segments")
 		return
 	}
 	f := parseSegmentForm(r)
