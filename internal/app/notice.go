@@ -25,7 +25,7 @@ func (s *Service) CreateNotice(ctx context.Context, p auth.Principal, n notice.N
 		list = append(list, apperr.Invalid("audience_kind", "unknown audience kind %q; use one of %s", n.AudienceKind, audienceKinds()))
 	}
 	if err := n.Validate(); err != nil {
-		list = append(list, fieldErrors(err)...)
+		list = append(list, apperr.Flatten(err)...)
 	}
 	if err := list.Err(); err != nil {
 		return notice.Notice{}, err
@@ -43,18 +43,6 @@ func audienceKinds() string {
 		names[i] = string(k.Kind)
 	}
 	return strings.Join(names, ", ")
-}
-
-// fieldErrors flattens an error into its field errors.
-func fieldErrors(err error) apperr.List {
-	e := apperr.As(err)
-	if e == nil {
-		return apperr.List{apperr.Invalid("", "%s", err.Error())}
-	}
-	if l, ok := e.Detail.(apperr.List); ok {
-		return l
-	}
-	return apperr.List{e}
 }
 
 // Notices lists an incident's notices.
@@ -140,10 +128,10 @@ func (s *Service) SaveNotice(ctx context.Context, p auth.Principal, id int64, e 
 		e.Channels = cs
 	}
 	if err := e.Content.ValidateVariants(); err != nil {
-		list = append(list, fieldErrors(err)...)
+		list = append(list, apperr.Flatten(err)...)
 	}
 	if err := e.Content.Parse(); err != nil {
-		list = append(list, fieldErrors(err)...)
+		list = append(list, apperr.Flatten(err)...)
 	}
 	if err := list.Err(); err != nil {
 		return store.NoticeVersion{}, err

@@ -234,7 +234,7 @@ func renderFindings(n notice.Notice, c notice.Content, base notice.Data, sc audi
 					_, err = t.Page(d)
 				}
 				if err != nil {
-					for _, e := range fieldErrors(err) {
+					for _, e := range apperr.Flatten(err) {
 						who := r.Email
 						if who == "" {
 							who = r.Name

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/candorhq/candor/internal/apperr"
 	"strings"
 
 	"github.com/candorhq/candor/internal/auth"
@@ -76,7 +77,7 @@ func (s *Service) PreviewVariants(ctx context.Context, p auth.Principal, id int6
 		}
 		if err != nil {
 			var msgs []string
-			for _, fe := range fieldErrors(err) {
+			for _, fe := range apperr.Flatten(err) {
 				msgs = append(msgs, fmt.Sprintf("%s: %s", fe.Field, fe.Message))
 			}
 			vp.Error = strings.Join(msgs, "; ")

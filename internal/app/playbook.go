@@ -159,7 +159,7 @@ func validatePlaybook(pb *playbook.Playbook) error {
 			list = append(list, apperr.Invalid(f("offset"), "%s", err.Error()))
 		}
 		if _, err := notice.Parse(it.Subject, it.Body); err != nil {
-			for _, e := range fieldErrors(err) {
+			for _, e := range apperr.Flatten(err) {
 				list = append(list, apperr.Invalid(f(e.Field), "%s", e.Message))
 			}
 		}

@@ -123,3 +123,20 @@ func Fields(err error) map[string]string {
 	}
 	return m
 }
+
+// Flatten returns the field errors err carries: the list of a multi-field
+// error, the error itself when it is a single *Error, and for any other
+// error one EINVALID error with its text. nil gives nil.
+func Flatten(err error) List {
+	if err == nil {
+		return nil
+	}
+	e := As(err)
+	if e == nil {
+		return List{Invalid("", "%s", err.Error())}
+	}
+	if l, ok := e.Detail.(List); ok {
+		return l
+	}
+	return List{e}
+}

@@ -148,3 +148,20 @@ func TestErrorString(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestFlatten(t *testing.T) {
+	if apperr.Flatten(nil) != nil {
+		t.Error("nil")
+	}
+	one := apperr.Invalid("title", "empty")
+	if l := apperr.Flatten(one); len(l) != 1 || l[0] != one {
+		t.Errorf("one: %v", l)
+	}
+	two := apperr.List{apperr.Invalid("a", "x"), apperr.Invalid("b", "y")}.Err()
+	if l := apperr.Flatten(two); len(l) != 2 || l[1].Field != "b" {
+		t.Errorf("list: %v", l)
+	}
+	if l := apperr.Flatten(errors.New("boom")); len(l) != 1 || l[0].Code != apperr.EINVALID || l[0].Message != "boom" {
+		t.Errorf("plain error: %v", l)
+	}
+}

@@ -259,7 +259,7 @@ func checkVariant(in *CheckInput, v int) []Finding {
 	subject, body := in.Content.Text(v)
 	t, err := Parse(subject, body)
 	if err != nil {
-		for _, e := range errorList(err) {
+		for _, e := range apperr.Flatten(err) {
 			c.add("", templateFinding(e))
 		}
 		return c.list
@@ -294,7 +294,7 @@ func checkVariant(in *CheckInput, v int) []Finding {
 		}
 		r, err := t.Render(d)
 		if err != nil {
-			for _, e := range errorList(err) {
+			for _, e := range apperr.Flatten(err) {
 				f := templateFinding(e)
 				if who != "" {
 					f.Message += " (when filled in for " + who + ")"

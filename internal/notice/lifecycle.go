@@ -153,7 +153,7 @@ func (c Content) Hash() string {
 func (c Content) Parse() error {
 	var list apperr.List
 	add := func(prefix string, err error) {
-		for _, e := range errorList(err) {
+		for _, e := range apperr.Flatten(err) {
 			c := *e
 			c.Field = prefix + c.Field
 			list = append(list, &c)

@@ -77,10 +77,10 @@ func (n *New) Validate() error {
 		n.Channels = cs
 	}
 	if err := n.Content.ValidateVariants(); err != nil {
-		list = append(list, errorList(err)...)
+		list = append(list, apperr.Flatten(err)...)
 	}
 	if err := n.Content.Parse(); err != nil {
-		list = append(list, errorList(err)...)
+		list = append(list, apperr.Flatten(err)...)
 	}
 	return list.Err()
 }

@@ -119,7 +119,7 @@ func Validate(subject, body string, samples ...Data) error {
 	seen := map[string]bool{}
 	for i := range samples {
 		if _, err := t.Render(samples[i]); err != nil {
-			for _, e := range errorList(err) {
+			for _, e := range apperr.Flatten(err) {
 				if k := e.Field + e.Message; !seen[k] {
 					seen[k] = true
 					errs = append(errs, e)
@@ -128,18 +128,6 @@ func Validate(subject, body string, samples ...Data) error {
 		}
 	}
 	return errs.Err()
-}
-
-// errorList flattens an apperr error into its field errors.
-func errorList(err error) apperr.List {
-	e := apperr.As(err)
-	if e == nil {
-		return apperr.List{apperr.Invalid("", "%s", err.Error())}
-	}
-	if l, ok := e.Detail.(apperr.List); ok {
-		return l
-	}
-	return apperr.List{e}
 }
 
 // Rendered is a notice rendered for one recipient, before channel

@@ -127,7 +127,7 @@ func (h *handler) createAudience(w http.ResponseWriter, r *http.Request, inciden
 		}
 		h.redirect(w, r, fmt.Sprintf("/audiences/%d", a.ID), "ok", fmt.Sprintf("Created the %s %q. Import its recipients from a CSV file below.", what, a.Name))
 	case apperr.EINVALID, apperr.ECONFLICT:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			f.Errors.add(e.Field, e.Message)
 		}
 		f.Errors.sortSummary([]string{"kind", "name", "description"})

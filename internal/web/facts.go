@@ -290,7 +290,7 @@ func (h *handler) saveFacts(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusUnprocessableEntity
 	switch apperr.Code(err) {
 	case "", apperr.EINVALID:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			field, msg := e.Field, e.Message
 			switch {
 			case strings.HasPrefix(field, "exposed[") || strings.HasPrefix(field, "not_exposed["):

@@ -97,7 +97,7 @@ func (h *handler) createIncident(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "open incidents")
 		return
 	}
-	for _, e := range errList(err) {
+	for _, e := range apperr.Flatten(err) {
 		errs.add(e.Field, e.Message)
 	}
 	if errs.Has() {
@@ -170,7 +170,7 @@ func (h *handler) updateIncident(w http.ResponseWriter, r *http.Request) {
 	_, err := h.svc.UpdateIncident(r.Context(), p, id, store.IncidentUpdate{Title: &title, Severity: &sev})
 	if apperr.Code(err) == apperr.EINVALID {
 		d := incidentPage{Edit: newIncidentPage{Title: title, Severity: string(sev)}}
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			d.Edit.Errors.add(e.Field, e.Message)
 		}
 		h.showIncident(w, r, p, id, http.StatusUnprocessableEntity, d)

@@ -94,7 +94,7 @@ func (h *handler) saveIncidentPlaybook(w http.ResponseWriter, r *http.Request) {
 	case apperr.EINVALID, apperr.ECONFLICT:
 		d := incidentPage{}
 		d.Package.SaveName, d.Package.SaveDescription = name, desc
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			field := e.Field
 			if field != "name" && field != "description" {
 				field = ""
@@ -313,7 +313,7 @@ func (h *handler) reviewNotice(w http.ResponseWriter, r *http.Request) {
 		h.redirect(w, r, fmt.Sprintf("/notices/%d", id), "ok", msg)
 	case apperr.EINVALID:
 		d := noticePage{Comment: rv.Comment}
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			d.Errors.add(e.Field, e.Message)
 		}
 		h.renderNotice(w, r, p, id, 0, http.StatusUnprocessableEntity, d)
@@ -346,7 +346,7 @@ func (h *handler) withdrawNotice(w http.ResponseWriter, r *http.Request) {
 		h.redirect(w, r, fmt.Sprintf("/notices/%d", id), "ok", fmt.Sprintf("Withdrew version %d: nothing more will be sent with it.", v.Number))
 	case apperr.EINVALID:
 		d := noticePage{WithdrawReason: reason}
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			field := e.Field
 			if field == "reason" {
 				field = "withdraw_reason"

@@ -312,7 +312,7 @@ func (h *handler) saveNotice(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusUnprocessableEntity
 	switch apperr.Code(err) {
 	case "", apperr.EINVALID:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			errs.add(formField(e.Field), e.Message)
 		}
 	case apperr.ECONFLICT:
@@ -391,7 +391,7 @@ func (h *handler) createNotice(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "draft notices")
 		return
 	}
-	for _, e := range errList(err) {
+	for _, e := range apperr.Flatten(err) {
 		errs.add(formField(e.Field), e.Message)
 	}
 	if errs.Has() {

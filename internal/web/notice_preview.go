@@ -90,7 +90,7 @@ func renderError(err error) (string, bool) {
 		return "", false
 	}
 	msg := ""
-	for _, e := range errList(err) {
+	for _, e := range apperr.Flatten(err) {
 		if msg != "" {
 			msg += " "
 		}

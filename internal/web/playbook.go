@@ -89,7 +89,7 @@ func (h *handler) copyPlaybook(w http.ResponseWriter, r *http.Request) {
 		h.redirect(w, r, "/playbooks/"+pb.Key+"/edit", "ok", fmt.Sprintf("Saved a copy as %q. It is yours to edit.", pb.Name))
 	case apperr.EINVALID, apperr.ECONFLICT:
 		d := playbookPage{CopyName: name}
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			d.Errors.add("name", e.Message)
 		}
 		h.renderPlaybook(w, r, p, http.StatusUnprocessableEntity, d)
@@ -217,7 +217,7 @@ func (h *handler) savePlaybook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := playbookEditPage{Key: key, Form: f}
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			field := e.Field
 			if i := strings.Index(field, ".channels"); i >= 0 {
 				field = field[:i] + ".channels"

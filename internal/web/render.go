@@ -452,18 +452,6 @@ func (e *formErrors) add(field, msg string) {
 	e.Summary = append(e.Summary, fieldErr{field, msg})
 }
 
-// errList returns the field errors err carries, one per problem.
-func errList(err error) []*apperr.Error {
-	e := apperr.As(err)
-	if e == nil {
-		return nil
-	}
-	if l, ok := e.Detail.(apperr.List); ok {
-		return l
-	}
-	return []*apperr.Error{e}
-}
-
 // sortSummary orders the summary as the fields appear in the form.
 func (e *formErrors) sortSummary(order []string) {
 	rank := func(f string) int {

@@ -269,7 +269,7 @@ func (h *handler) saveSegment(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.redirect(w, r, fmt.Sprintf("/segments/%d", sg.ID), "ok", fmt.Sprintf("Saved the segment %q.", sg.Name))
 	case apperr.EINVALID, apperr.ECONFLICT:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			if strings.HasPrefix(e.Field, "rule") {
 				f.addRuleError(e, rows)
 			} else {

@@ -59,7 +59,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 	case "":
 		h.redirect(w, r, "/users", "ok", fmt.Sprintf("Added %s as %s. Give them their password in person or by phone, not by email.", u.Email, u.Role))
 	case apperr.EINVALID, apperr.ECONFLICT:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			f := e.Field
 			if apperr.Code(err) == apperr.ECONFLICT && f == "" {
 				f = "email"
@@ -172,7 +172,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("token_created", "token_id", t.ID, "user_id", t.UserID)
 		h.render(w, r, http.StatusOK, "token_created", page{Title: "API token created", Nav: "tokens", Data: tokenCreatedPage{secret, t}})
 	case apperr.EINVALID:
-		for _, e := range errList(err) {
+		for _, e := range apperr.Flatten(err) {
 			d.Errors.add(e.Field, e.Message)
 		}
 		d.Errors.sortSummary([]string{"email", "name", "role"})
