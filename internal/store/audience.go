@@ -83,7 +83,7 @@ func (db *DB) FindAudienceByID(ctx context.Context, id int64) (audience.Audience
 // fillMembers reads the lists attached to a and counts its members.
 func (db *DB) fillMembers(ctx context.Context, a *audience.Audience) error {
 	var err error
-	if a.Lists, err = db.attachedLists(ctx, a.ID); err != nil {
+	if a.Lists, err = attachedLists(ctx, db, a.ID); err != nil {
 		return err
 	}
 	if len(a.Lists) > 0 {
@@ -98,7 +98,12 @@ func (db *DB) fillMembers(ctx context.Context, a *audience.Audience) error {
 	return nil
 }
 
-func (db *DB) attachedLists(ctx context.Context, id int64) ([]int64, error) {
+// querier is what *DB and *Tx have in common.
+type querier interface {
+	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func attachedLists(ctx context.Context, db querier, id int64) ([]int64, error) {
 	rows, err := db.query(ctx, `SELECT list_id FROM audience_lists WHERE audience_id = ? ORDER BY list_id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("find attached lists: %w", err)

@@ -1,0 +1,341 @@
+package store_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candorhq/candor/internal/apperr"
+	"github.com/candorhq/candor/internal/audience"
+	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/delivery"
+	"github.com/candorhq/candor/internal/notice"
+	"github.com/candorhq/candor/internal/store"
+	"github.com/candorhq/candor/internal/store/storetest"
+)
+
+// approvedNotice writes a notice for audienceID as one user and has a
+// second approve it.
+func approvedNotice(t *testing.T, db *store.DB, incidentID, audienceID int64) notice.ApprovedVersion {
+	t.Helper()
+	author := principal(t, db, fmt.Sprintf("author%d@example.com", audienceID), auth.Editor)
+	approver := principal(t, db, fmt.Sprintf("approver%d@example.com", audienceID), auth.Approver)
+	ns, err := db.CreateNotices(ctx, author, []notice.New{{IncidentID: incidentID, Title: "Customer alert", AudienceKind: string(audience.AffectedCustomers),
+		AudienceID: audienceID, Channels: []notice.Channel{notice.ChannelEmail},
+		Content: notice.Content{Subject: "About your account", Body: "Dear {{.Recipient.Name}}, we are sorry."}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ns[0]
+	to := func(s notice.State) func(store.NoticeVersion) (notice.State, error) {
+		return func(store.NoticeVersion) (notice.State, error) { return s, nil }
+	}
+	if _, err := db.TransitionNotice(ctx, author, n.ID, 1, store.Transition{Action: "notice.submit", Summary: "Submitted", Decide: to(notice.InReview)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TransitionNotice(ctx, approver, n.ID, 1, store.Transition{Action: "notice.approve", Summary: "Approved",
+		Review: &notice.Review{ReviewerID: approver.UserID, Reviewer: approver.Email, Decision: notice.DecisionApprove}, Decide: to(notice.Approved)}); err != nil {
+		t.Fatal(err)
+	}
+	av, err := db.CertifiedVersion(ctx, n.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return av
+}
+
+func principal(t *testing.T, db *store.DB, email string, role auth.Role) auth.Principal {
+	t.Helper()
+	u, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: email, Role: role}, "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth.Principal{UserID: u.ID, Email: u.Email, Role: role, Via: "session"}
+}
+
+func countsOf(t *testing.T, db *store.DB, releaseID int64) delivery.Counts {
+	t.Helper()
+	c, err := db.ReleaseCounts(ctx, releaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestReleaseWritesOneRowPerMember(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		in := newIncident(t, db)
+		a := newAudience(t, db, in.ID, "Affected")
+		if _, err := importCSV(t, db, a.ID, "email,name,phone\nann@example.com,Ann,\nbob@example.com,Bob,\n,Carl,+14155550100\n", audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := db.CreateAudience(ctx, auth.CLI, audience.New{Kind: audience.AffectedCustomers, Name: "All customers"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := importCSV(t, db, list.ID, "email,name\nBOB@example.com,Bob again\ndee@example.com,Dee\n", audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AttachList(ctx, auth.CLI, a.ID, list.ID); err != nil {
+			t.Fatal(err)
+		}
+		av := approvedNotice(t, db, in.ID, a.ID)
+
+		if _, _, err := db.CreateRelease(ctx, auth.CLI, notice.ApprovedVersion{}, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("k")}); apperr.Code(err) != apperr.EFORBIDDEN {
+			t.Fatalf("release without approval: %v, want forbidden", err)
+		}
+		rel, added, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("key")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added != 4 || rel.Total != 4 || rel.State != delivery.ReleaseRunning {
+			t.Fatalf("release: added %d, %+v", added, rel)
+		}
+		c := countsOf(t, db, rel.ID)
+		if c[delivery.Queued] != 3 || c[delivery.Failed] != 1 {
+			t.Fatalf("counts %v: want 3 queued (Ann, Bob, Dee) and 1 failed (Carl has no email)", c)
+		}
+		again, added, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("other")})
+		if err != nil || added != 0 || again.ID != rel.ID || again.Total != 4 {
+			t.Fatalf("second release: %+v added %d err %v; want the same release and nothing new", again, added, err)
+		}
+		// Someone joins the audience later: releasing again adds only them.
+		if _, err := importCSV(t, db, a.ID, "email,name\neve@example.com,Eve\n", audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, added, err = db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID}); err != nil || added != 1 {
+			t.Fatalf("release after a new member: added %d, %v", added, err)
+		}
+		ds, err := db.FindDeliveries(ctx, store.DeliveryFilter{Address: "Bob@Example.com"})
+		if err != nil || len(ds) != 1 || ds[0].NoticeTitle != "Customer alert" || ds[0].State != delivery.Queued {
+			t.Fatalf("deliveries to bob: %+v %v", ds, err)
+		}
+	})
+}
+
+func TestClaimRecordAndRecover(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		in := newIncident(t, db)
+		a := newAudience(t, db, in.ID, "Affected")
+		var csv strings.Builder
+		csv.WriteString("email,name\n")
+		for i := range 50 {
+			fmt.Fprintf(&csv, "p%02d@example.com,Person %d\n", i, i)
+		}
+		if _, err := importCSV(t, db, a.ID, csv.String(), audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		av := approvedNotice(t, db, in.ID, a.ID)
+		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("key")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w1, err := db.RegisterWorker(ctx, "host", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := func(r, d int64) string { return delivery.MessageID(rel.TokenKey, d, "example.com") }
+		got, err := db.RecordAndClaim(ctx, nil, store.ClaimSpec{WorkerID: w1, Releases: []int64{rel.ID}, Limit: 20, MessageID: mid})
+		if err != nil || len(got) != 20 {
+			t.Fatalf("claim: %d %v", len(got), err)
+		}
+		if got[0].Recipient == nil || got[0].Recipient.Name != "Person 0" || got[0].MessageID == "" || got[0].Attempts != 1 {
+			t.Fatalf("claimed row: %+v", got[0])
+		}
+		firstMID := got[0].MessageID
+		now := time.Now()
+		zero := -1
+		var outs []store.Outcome
+		for i, c := range got[:10] {
+			o := store.Outcome{ID: c.ID, State: delivery.Sent, Variant: &zero, ProviderID: fmt.Sprintf("q%d", i), At: now}
+			if i == 9 {
+				o = store.Outcome{ID: c.ID, State: delivery.Deferred, Error: "451 try later", NotBefore: now.Add(time.Hour), At: now}
+			}
+			outs = append(outs, o)
+		}
+		more, err := db.RecordAndClaim(ctx, outs, store.ClaimSpec{WorkerID: w1, Releases: []int64{rel.ID}, Limit: 5, MessageID: mid})
+		if err != nil || len(more) != 5 {
+			t.Fatalf("record and claim: %d %v", len(more), err)
+		}
+		c := countsOf(t, db, rel.ID)
+		if c[delivery.Sent] != 9 || c[delivery.Deferred] != 1 || c[delivery.Sending] != 15 || c[delivery.Queued] != 25 {
+			t.Fatalf("counts %v", c)
+		}
+		// Worker 1 dies with 15 rows in flight; worker 2 recovers them.
+		w2, err := db.RegisterWorker(ctx, "host", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.RecoverDeliveries(ctx, w2, time.Minute, func(w store.Worker) bool { return w.PID == 1 })
+		if err != nil || n != 15 {
+			t.Fatalf("recovered %d, %v; want 15", n, err)
+		}
+		// Worker 1's late outcomes no longer count: the rows are not its own.
+		if _, err := db.RecordAndClaim(ctx, []store.Outcome{{ID: got[10].ID, State: delivery.Sent, At: now}}, store.ClaimSpec{WorkerID: w1}); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := db.FindDeliveries(ctx, store.DeliveryFilter{ReleaseID: rel.ID, State: delivery.Queued, Limit: 100})
+		if err != nil || len(ds) != 40 {
+			t.Fatalf("queued after recovery: %d %v", len(ds), err)
+		}
+		dups := 0
+		for _, d := range ds {
+			if d.PossibleDuplicate {
+				dups++
+				if d.MessageID == "" {
+					t.Fatalf("recovered row lost its Message-ID: %+v", d)
+				}
+			}
+		}
+		if dups != 15 {
+			t.Fatalf("%d rows marked possible duplicate, want 15", dups)
+		}
+		// Worker 2 finishes everything; recovered rows keep their Message-ID.
+		var seen = map[int64]bool{}
+		var pending []store.Outcome
+		for {
+			cl, err := db.RecordAndClaim(ctx, pending, store.ClaimSpec{WorkerID: w2, Releases: []int64{rel.ID}, Limit: 7, MessageID: mid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = pending[:0]
+			if len(cl) == 0 {
+				break
+			}
+			for _, c := range cl {
+				if seen[c.ID] {
+					t.Fatalf("delivery %d claimed twice", c.ID)
+				}
+				seen[c.ID] = true
+				if c.ID == got[0].ID && c.MessageID != firstMID {
+					t.Fatalf("Message-ID changed: %s then %s", firstMID, c.MessageID)
+				}
+				pending = append(pending, store.Outcome{ID: c.ID, State: delivery.Sent, At: now})
+			}
+		}
+		if len(seen) != 40 {
+			t.Fatalf("worker 2 claimed %d, want 40", len(seen))
+		}
+		if err := db.FinishReleases(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := db.FindReleaseByID(ctx, rel.ID); r.State != delivery.ReleaseRunning {
+			t.Fatalf("release with a deferred row is %s, want still running", r.State)
+		}
+	})
+}
+
+func TestPauseCancelAndSchedule(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		in := newIncident(t, db)
+		a := newAudience(t, db, in.ID, "Affected")
+		if _, err := importCSV(t, db, a.ID, "email\na@example.com\nb@example.com\nc@example.com\n", audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		av := approvedNotice(t, db, in.ID, a.ID)
+		start := time.Now().Add(time.Hour)
+		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, StartAt: start, TokenKey: []byte("k")})
+		if err != nil || rel.State != delivery.ReleaseScheduled {
+			t.Fatalf("scheduled release: %+v %v", rel, err)
+		}
+		w, _ := db.RegisterWorker(ctx, "h", 1)
+		running, _ := db.FindReleases(ctx, 0, delivery.ReleaseRunning)
+		if len(running) != 0 {
+			t.Fatalf("running before start: %+v", running)
+		}
+		if n, err := db.StartDueReleases(ctx); err != nil || n != 0 {
+			t.Fatalf("started %d early, %v", n, err)
+		}
+		db.Now = func() time.Time { return start.Add(time.Second) }
+		if n, err := db.StartDueReleases(ctx); err != nil || n != 1 {
+			t.Fatalf("started %d at the time, %v", n, err)
+		}
+		pause := store.ReleaseMove{From: []delivery.ReleaseState{delivery.ReleaseRunning}, To: delivery.ReleasePaused, Reason: "legal wants a look", Action: "release.pause", Summary: "Paused"}
+		if rel, err = db.MoveRelease(ctx, auth.CLI, rel.ID, pause); err != nil || rel.State != delivery.ReleasePaused || rel.Reason != "legal wants a look" {
+			t.Fatalf("pause: %+v %v", rel, err)
+		}
+		if _, err := db.MoveRelease(ctx, auth.CLI, rel.ID, pause); apperr.Code(err) != apperr.EINVALID {
+			t.Fatalf("pause twice: %v", err)
+		}
+		got, err := db.RecordAndClaim(ctx, nil, store.ClaimSpec{WorkerID: w, Releases: []int64{rel.ID}, Limit: 1})
+		if err != nil || len(got) != 1 {
+			// The store claims what it is asked; workers ask only for running releases.
+			t.Fatalf("claim: %d %v", len(got), err)
+		}
+		cancel := store.ReleaseMove{From: []delivery.ReleaseState{delivery.ReleaseRunning, delivery.ReleasePaused, delivery.ReleaseScheduled}, To: delivery.ReleaseCancelled, Action: "release.cancel", Summary: "Cancelled"}
+		if rel, err = db.MoveRelease(ctx, auth.CLI, rel.ID, cancel); err != nil || rel.FinishedAt == nil {
+			t.Fatalf("cancel: %+v %v", rel, err)
+		}
+		c := countsOf(t, db, rel.ID)
+		if c[delivery.Cancelled] != 2 || c[delivery.Sending] != 1 {
+			t.Fatalf("after cancel: %v; want 2 cancelled and the one in flight left to finish", c)
+		}
+		if _, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID}); apperr.Code(err) != apperr.ECONFLICT {
+			t.Fatalf("release after cancel: %v, want conflict", err)
+		}
+	})
+}
+
+// Several workers claiming at once never claim the same row.
+func TestConcurrentClaimsNeverOverlap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		in := newIncident(t, db)
+		a := newAudience(t, db, in.ID, "Affected")
+		var csv strings.Builder
+		csv.WriteString("email\n")
+		for i := range 600 {
+			fmt.Fprintf(&csv, "r%d@example.com\n", i)
+		}
+		if _, err := importCSV(t, db, a.ID, csv.String(), audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		av := approvedNotice(t, db, in.ID, a.ID)
+		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := db.RegisterWorker(ctx, "h", 100+w)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var pending []store.Outcome
+				for {
+					cl, err := db.RecordAndClaim(ctx, pending, store.ClaimSpec{WorkerID: id, Releases: []int64{rel.ID}, Limit: 25})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(cl) == 0 {
+						return
+					}
+					pending = pending[:0]
+					mu.Lock()
+					for _, c := range cl {
+						seen[c.ID]++
+						pending = append(pending, store.Outcome{ID: c.ID, State: delivery.Sent, At: time.Now()})
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != 600 {
+			t.Fatalf("claimed %d distinct rows, want 600", len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("row %d claimed %d times", id, n)
+			}
+		}
+	})
+}
