@@ -139,6 +139,10 @@ func (p Principal) Require(perm Permission) error {
 // access; the audit log records them as such.
 var CLI = Principal{Role: Admin, Via: "cli"}
 
+// System is the principal for what Candor does by itself (a worker pausing
+// a release, a schedule firing); the audit log records it under name.
+func System(name string) Principal { return Principal{Role: Admin, Via: name} }
+
 // NormalizeEmail trims and lower-cases an address and checks its syntax.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,44 +15,7 @@ import (
 	"github.com/candorhq/candor/internal/store/storetest"
 )
 
-// approvedNotice writes a notice for audienceID as one user and has a
-// second approve it.
-func approvedNotice(t *testing.T, db *store.DB, incidentID, audienceID int64) notice.ApprovedVersion {
-	t.Helper()
-	author := principal(t, db, fmt.Sprintf("author%d@example.com", audienceID), auth.Editor)
-	approver := principal(t, db, fmt.Sprintf("approver%d@example.com", audienceID), auth.Approver)
-	ns, err := db.CreateNotices(ctx, author, []notice.New{{IncidentID: incidentID, Title: "Customer alert", AudienceKind: string(audience.AffectedCustomers),
-		AudienceID: audienceID, Channels: []notice.Channel{notice.ChannelEmail},
-		Content: notice.Content{Subject: "About your account", Body: "Dear {{.Recipient.Name}}, we are sorry."}}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := ns[0]
-	to := func(s notice.State) func(store.NoticeVersion) (notice.State, error) {
-		return func(store.NoticeVersion) (notice.State, error) { return s, nil }
-	}
-	if _, err := db.TransitionNotice(ctx, author, n.ID, 1, store.Transition{Action: "notice.submit", Summary: "Submitted", Decide: to(notice.InReview)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.TransitionNotice(ctx, approver, n.ID, 1, store.Transition{Action: "notice.approve", Summary: "Approved",
-		Review: &notice.Review{ReviewerID: approver.UserID, Reviewer: approver.Email, Decision: notice.DecisionApprove}, Decide: to(notice.Approved)}); err != nil {
-		t.Fatal(err)
-	}
-	av, err := db.CertifiedVersion(ctx, n.ID, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return av
-}
-
-func principal(t *testing.T, db *store.DB, email string, role auth.Role) auth.Principal {
-	t.Helper()
-	u, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: email, Role: role}, "hash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return auth.Principal{UserID: u.ID, Email: u.Email, Role: role, Via: "session"}
-}
+var content = notice.Content{Subject: "About your account", Body: "Dear {{.Recipient.Name}}, we are sorry."}
 
 func countsOf(t *testing.T, db *store.DB, releaseID int64) delivery.Counts {
 	t.Helper()
@@ -66,11 +28,8 @@ func countsOf(t *testing.T, db *store.DB, releaseID int64) delivery.Counts {
 
 func TestReleaseWritesOneRowPerMember(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		in := newIncident(t, db)
-		a := newAudience(t, db, in.ID, "Affected")
-		if _, err := importCSV(t, db, a.ID, "email,name,phone\nann@example.com,Ann,\nbob@example.com,Bob,\n,Carl,+14155550100\n", audience.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		f := storetest.NewFixture(t, db, "email,name,phone\nann@example.com,Ann,\nbob@example.com,Bob,\n,Carl,+14155550100\n", content)
+		a, av := f.Audience, f.Approved
 		list, err := db.CreateAudience(ctx, auth.CLI, audience.New{Kind: audience.AffectedCustomers, Name: "All customers"})
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +40,6 @@ func TestReleaseWritesOneRowPerMember(t *testing.T) {
 		if err := db.AttachList(ctx, auth.CLI, a.ID, list.ID); err != nil {
 			t.Fatal(err)
 		}
-		av := approvedNotice(t, db, in.ID, a.ID)
 
 		if _, _, err := db.CreateRelease(ctx, auth.CLI, notice.ApprovedVersion{}, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("k")}); apperr.Code(err) != apperr.EFORBIDDEN {
 			t.Fatalf("release without approval: %v, want forbidden", err)
@@ -117,17 +75,8 @@ func TestReleaseWritesOneRowPerMember(t *testing.T) {
 
 func TestClaimRecordAndRecover(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		in := newIncident(t, db)
-		a := newAudience(t, db, in.ID, "Affected")
-		var csv strings.Builder
-		csv.WriteString("email,name\n")
-		for i := range 50 {
-			fmt.Fprintf(&csv, "p%02d@example.com,Person %d\n", i, i)
-		}
-		if _, err := importCSV(t, db, a.ID, csv.String(), audience.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		av := approvedNotice(t, db, in.ID, a.ID)
+		f := storetest.NewFixture(t, db, storetest.Recipients(50), content)
+		a, av := f.Audience, f.Approved
 		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("key")})
 		if err != nil {
 			t.Fatal(err)
@@ -229,12 +178,8 @@ func TestClaimRecordAndRecover(t *testing.T) {
 
 func TestPauseCancelAndSchedule(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		in := newIncident(t, db)
-		a := newAudience(t, db, in.ID, "Affected")
-		if _, err := importCSV(t, db, a.ID, "email\na@example.com\nb@example.com\nc@example.com\n", audience.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		av := approvedNotice(t, db, in.ID, a.ID)
+		f := storetest.NewFixture(t, db, storetest.Recipients(3), content)
+		a, av := f.Audience, f.Approved
 		start := time.Now().Add(time.Hour)
 		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, StartAt: start, TokenKey: []byte("k")})
 		if err != nil || rel.State != delivery.ReleaseScheduled {
@@ -281,17 +226,8 @@ func TestPauseCancelAndSchedule(t *testing.T) {
 // Several workers claiming at once never claim the same row.
 func TestConcurrentClaimsNeverOverlap(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		in := newIncident(t, db)
-		a := newAudience(t, db, in.ID, "Affected")
-		var csv strings.Builder
-		csv.WriteString("email\n")
-		for i := range 600 {
-			fmt.Fprintf(&csv, "r%d@example.com\n", i)
-		}
-		if _, err := importCSV(t, db, a.ID, csv.String(), audience.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		av := approvedNotice(t, db, in.ID, a.ID)
+		f := storetest.NewFixture(t, db, storetest.Recipients(600), content)
+		a, av := f.Audience, f.Approved
 		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("k")})
 		if err != nil {
 			t.Fatal(err)
