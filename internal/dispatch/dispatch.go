@@ -42,7 +42,6 @@ type Prepared struct {
 	// Texts are the parsed templates: Texts[0] the default, Texts[i+1]
 	// variant i.
 	Texts []*notice.Template
-
 }
 
 // NewPrepared parses an approved version's texts. matchers holds the
