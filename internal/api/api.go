@@ -77,7 +77,7 @@ var Routes = append([]Route{
 	{"GET", "/incidents/{id}/segments"},
 	{"POST", "/incidents/{id}/segments"},
 	{"GET", "/segments/{id}"},
-}, noticeRoutes...)
+}, append(noticeRoutes, deliveryRoutes...)...)
 
 // New returns the API handler; mount it with the /api/v1 prefix stripped.
 func New(svc *app.Service, log *slog.Logger) http.Handler {
@@ -124,6 +124,9 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 		"GET /segments/{id}":                           h.getSegment,
 	}
 	for k, fn := range h.noticeHandlers() {
+		handlers[k] = fn
+	}
+	for k, fn := range h.deliveryHandlers() {
 		handlers[k] = fn
 	}
 	mux := http.NewServeMux()

@@ -273,6 +273,20 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 			}},
 			{api.Route{"GET", "/notifications"}, read, 200, func() req { return req{"/notifications", nil} }},
 			{api.Route{"POST", "/notifications/read"}, read, 204, func() req { return req{"/notifications/read", map[string]any{}} }},
+			{api.Route{"GET", "/notices/{id}/releases"}, read, 200, func() req { return req{fmt.Sprintf("/notices/%d/releases", e.release().NoticeID), nil} }},
+			{api.Route{"POST", "/notices/{id}/releases"}, approve, 201, func() req {
+				return req{fmt.Sprintf("/notices/%d/releases", e.sendable().ID), map[string]any{"channel": "email"}}
+			}},
+			{api.Route{"GET", "/releases/{id}"}, read, 200, func() req { return req{fmt.Sprintf("/releases/%d", e.release().ID), nil} }},
+			{api.Route{"POST", "/releases/{id}/pause"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/releases/%d/pause", e.release().ID), map[string]any{"reason": "one more look"}}
+			}},
+			{api.Route{"POST", "/releases/{id}/resume"}, approve, 200, func() req { return req{fmt.Sprintf("/releases/%d/resume", e.pausedRelease().ID), nil} }},
+			{api.Route{"POST", "/releases/{id}/cancel"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/releases/%d/cancel", e.release().ID), map[string]any{"reason": "wrong audience"}}
+			}},
+			{api.Route{"GET", "/releases/{id}/deliveries"}, read, 200, func() req { return req{fmt.Sprintf("/releases/%d/deliveries", e.release().ID), nil} }},
+			{api.Route{"GET", "/deliveries"}, read, 200, func() req { return req{"/deliveries?address=r1@example.com", nil} }},
 		}
 		covered := map[api.Route]bool{}
 		for _, c := range cases {

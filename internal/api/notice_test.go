@@ -17,8 +17,13 @@ import (
 // (so any approver may review it), and moves it to state.
 func (e *env) notice(state notice.State) notice.Notice {
 	e.t.Helper()
-	in := e.incident()
-	n, err := e.svc.CreateNotice(ctx, auth.CLI, notice.New{IncidentID: in.ID, Title: "Customer alert", AudienceKind: "affected_customers",
+	return e.noticeFor(state, e.incident().ID, 0)
+}
+
+// noticeFor creates a notice in state for an incident and audience (0: none).
+func (e *env) noticeFor(state notice.State, incidentID, audienceID int64) notice.Notice {
+	e.t.Helper()
+	n, err := e.svc.CreateNotice(ctx, auth.CLI, notice.New{IncidentID: incidentID, Title: "Customer alert", AudienceKind: "affected_customers", AudienceID: audienceID,
 		Channels: []notice.Channel{"email"}, Content: notice.Content{Subject: "About your card", Body: "{{.Facts.AffectedCount}} people"}})
 	if err != nil {
 		e.t.Fatal(err)

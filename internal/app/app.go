@@ -32,6 +32,9 @@ type Service struct {
 
 	company   notice.Company
 	approvals map[string]int
+
+	wake  func()
+	rates rateBook
 }
 
 // Options tune a Service; zero values take the defaults.

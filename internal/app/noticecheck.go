@@ -103,25 +103,14 @@ func (s *Service) scanAudience(ctx context.Context, n notice.Notice, c notice.Co
 	if n.AudienceID == 0 {
 		return sc, nil
 	}
-	matchers := map[int64]audience.Matcher{}
-	for _, v := range c.Variants {
-		if _, seen := matchers[v.SegmentID]; v.SegmentID == 0 || seen {
-			continue
-		}
-		seg, err := s.db.FindSegmentByID(ctx, v.SegmentID)
-		if err != nil {
-			return sc, apperr.Invalid("variants", "variant %q uses segment %d, which does not exist", v.Name, v.SegmentID)
-		}
-		m, err := audience.Compile(&seg.Rule)
-		if err != nil {
-			return sc, err
-		}
-		matchers[v.SegmentID] = m
+	matchers, err := s.segmentMatchers(ctx, c)
+	if err != nil {
+		return sc, err
 	}
 	jur := map[string]bool{}
 	vjur := map[int]map[string]bool{}
 	email, sms := slices.Contains(n.Channels, notice.ChannelEmail), slices.Contains(n.Channels, notice.ChannelSMS)
-	err := s.db.EachMember(ctx, n.AudienceID, func(r *audience.Recipient) error {
+	err = s.db.EachMember(ctx, n.AudienceID, func(r *audience.Recipient) error {
 		if sc.members >= limit {
 			sc.complete = false
 			return errStop
@@ -318,7 +307,7 @@ func (s *Service) PreviewNotice(ctx context.Context, p auth.Principal, id int64,
 		}
 		rec = &r
 	case n.AudienceID != 0:
-		err := s.db.EachMember(ctx, n.AudienceID, func(r *audience.Recipient) error {
+		err = s.db.EachMember(ctx, n.AudienceID, func(r *audience.Recipient) error {
 			c := *r
 			rec = &c
 			return errStop

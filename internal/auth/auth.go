@@ -58,6 +58,7 @@ const (
 	Read            Permission = "read"
 	EditIncident    Permission = "incident.edit" // open incidents, change facts and state
 	ApproveNotice   Permission = "notice.approve"
+	SendNotice      Permission = "notice.send" // release, pause, resume and cancel sending
 	AnswerReply     Permission = "reply.answer"
 	ManageUsers     Permission = "users.manage"
 	ManageTokens    Permission = "tokens.manage"
@@ -65,8 +66,8 @@ const (
 )
 
 var grants = map[Role][]Permission{
-	Admin:     {Read, EditIncident, ApproveNotice, AnswerReply, ManageUsers, ManageTokens, ReadGlobalAudit},
-	Approver:  {Read, EditIncident, ApproveNotice, AnswerReply},
+	Admin:     {Read, EditIncident, ApproveNotice, SendNotice, AnswerReply, ManageUsers, ManageTokens, ReadGlobalAudit},
+	Approver:  {Read, EditIncident, ApproveNotice, SendNotice, AnswerReply},
 	Editor:    {Read, EditIncident, AnswerReply},
 	Responder: {Read, AnswerReply},
 	Viewer:    {Read},

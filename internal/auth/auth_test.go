@@ -10,7 +10,7 @@ import (
 )
 
 var allPerms = []auth.Permission{
-	auth.Read, auth.EditIncident, auth.ApproveNotice, auth.AnswerReply,
+	auth.Read, auth.EditIncident, auth.ApproveNotice, auth.SendNotice, auth.AnswerReply,
 	auth.ManageUsers, auth.ManageTokens, auth.ReadGlobalAudit,
 }
 
@@ -18,7 +18,7 @@ func TestRolePermissions(t *testing.T) {
 	// The table a customer's admin reads before handing out roles.
 	want := map[auth.Role][]auth.Permission{
 		auth.Admin:     allPerms,
-		auth.Approver:  {auth.Read, auth.EditIncident, auth.ApproveNotice, auth.AnswerReply},
+		auth.Approver:  {auth.Read, auth.EditIncident, auth.ApproveNotice, auth.SendNotice, auth.AnswerReply},
 		auth.Editor:    {auth.Read, auth.EditIncident, auth.AnswerReply},
 		auth.Responder: {auth.Read, auth.AnswerReply},
 		auth.Viewer:    {auth.Read},

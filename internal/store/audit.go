@@ -175,7 +175,9 @@ func nullString(s string) any {
 	return s
 }
 
-// clampLimit bounds a page size to 1…500, defaulting to 50.
+// ClampLimit bounds a page size to 1…500, defaulting to 50.
+func ClampLimit(n int) int { return clampLimit(n) }
+
 func clampLimit(n int) int {
 	switch {
 	case n <= 0:
