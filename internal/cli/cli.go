@@ -68,6 +68,7 @@ func commands() []command {
 		{"playbook", "response packages: list, apply to an incident, save", runPlaybook},
 		{"notice", "an incident's notices: list, show, check", runNotice},
 		{"segment", "rules over recipients: count, create, list", runSegment},
+		{"send", "send an approved notice and follow it: release, status, pause, resume, cancel, log", runSend},
 		{"config", "show the effective configuration: dump", runConfig},
 		{"version", "print the version", runVersion},
 	}

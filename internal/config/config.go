@@ -28,10 +28,40 @@ type Config struct {
 	SecureCookies bool
 	CompanyName   string
 	CompanyURL    string
+	Email         Email
 	Approvals     map[string]int
 	ConfigFile    string
 
 	sources map[string]string
+}
+
+// Email is how Candor sends email: the relay, the sender, DKIM, and how
+// hard to push.
+type Email struct {
+	// SMTPAddr is the relay's host:port; empty means email is not sent
+	// (releases wait in the ledger until a process with a relay runs).
+	SMTPAddr     string
+	SMTPSecurity string // starttls, tls or none
+	SMTPUser     string
+	SMTPPassword string
+	HeloName     string
+	Connections  int
+	// Rate is the most messages per second (0: as fast as the relay takes).
+	Rate float64
+	// From is the From header, e.g. "Example Security <security@example.com>".
+	From string
+	// Domain is the domain of Message-IDs, reply addresses
+	// (reply+TOKEN@Domain) and the bounce envelope sender
+	// (bounce+TOKEN@Domain); default: the From address's domain.
+	Domain string
+	// DKIM signing: the selector and a PEM private key file (RSA or
+	// Ed25519); DKIMDomain defaults to the From address's domain.
+	DKIMSelector string
+	DKIMKeyFile  string
+	DKIMDomain   string
+	// InFlight bounds the messages in flight per process: the most a crash
+	// can leave unsure (they are sent again, marked possible_duplicate).
+	InFlight int
 }
 
 // setting describes one configurable field.
@@ -103,13 +133,87 @@ var settings = []setting{
 		}, get: func(c *Config) string { return strconv.FormatBool(c.SecureCookies) }},
 }
 
+func init() {
+	settings = append(settings, emailSettings...)
+}
+
+func positiveInt(name string, dst func(c *Config) *int) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%s %q: use a whole number above 0", name, v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+var emailSettings = []setting{
+	{flag: "smtp-addr", env: "CANDOR_SMTP_ADDR", def: "",
+		help: "SMTP relay that sends email, host:port (e.g. smtp.example.com:587, or 127.0.0.1:1025 for Mailpit); empty: email is not sent",
+		set:  func(c *Config, v string) error { c.Email.SMTPAddr = v; return nil }, get: func(c *Config) string { return c.Email.SMTPAddr }},
+	{flag: "smtp-security", env: "CANDOR_SMTP_SECURITY", def: "starttls",
+		help: "how to protect the relay connection: starttls (required when set), tls (implicit TLS, port 465) or none (loopback catchers only)",
+		set: func(c *Config, v string) error {
+			if v != "starttls" && v != "tls" && v != "none" {
+				return fmt.Errorf("smtp security %q: use starttls, tls or none", v)
+			}
+			c.Email.SMTPSecurity = v
+			return nil
+		}, get: func(c *Config) string { return c.Email.SMTPSecurity }},
+	{flag: "smtp-user", env: "CANDOR_SMTP_USER", def: "",
+		help: "SMTP AUTH user name (PLAIN or LOGIN); empty: no AUTH",
+		set:  func(c *Config, v string) error { c.Email.SMTPUser = v; return nil }, get: func(c *Config) string { return c.Email.SMTPUser }},
+	{flag: "smtp-password", env: "CANDOR_SMTP_PASSWORD", def: "", secret: true,
+		help: "SMTP AUTH password (prefer CANDOR_SMTP_PASSWORD_FILE)",
+		set:  func(c *Config, v string) error { c.Email.SMTPPassword = v; return nil }, get: func(c *Config) string { return c.Email.SMTPPassword }},
+	{flag: "smtp-helo", env: "CANDOR_SMTP_HELO", def: "",
+		help: "name Candor gives in EHLO (default: this host's name)",
+		set:  func(c *Config, v string) error { c.Email.HeloName = v; return nil }, get: func(c *Config) string { return c.Email.HeloName }},
+	{flag: "smtp-connections", env: "CANDOR_SMTP_CONNECTIONS", def: "20",
+		help: "most connections open to the relay at once",
+		set:  positiveInt("smtp connections", func(c *Config) *int { return &c.Email.Connections }), get: func(c *Config) string { return strconv.Itoa(c.Email.Connections) }},
+	{flag: "smtp-rate", env: "CANDOR_SMTP_RATE", def: "0",
+		help: "most messages per second to the relay, e.g. 14 for a provider's limit (0: as fast as it takes them)",
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return fmt.Errorf("smtp rate %q: use a number of messages per second, 0 for no limit", v)
+			}
+			c.Email.Rate = f
+			return nil
+		}, get: func(c *Config) string { return strconv.FormatFloat(c.Email.Rate, 'f', -1, 64) }},
+	{flag: "email-from", env: "CANDOR_EMAIL_FROM", def: "",
+		help: "From of every notice email, e.g. \"Example Security <security@example.com>\"",
+		set:  func(c *Config, v string) error { c.Email.From = v; return nil }, get: func(c *Config) string { return c.Email.From }},
+	{flag: "email-domain", env: "CANDOR_EMAIL_DOMAIN", def: "",
+		help: "domain of Message-IDs, reply+TOKEN@ reply addresses and the bounce+TOKEN@ envelope sender (default: the From domain); its MX should reach Candor's inbound mail",
+		set:  func(c *Config, v string) error { c.Email.Domain = v; return nil }, get: func(c *Config) string { return c.Email.Domain }},
+	{flag: "dkim-selector", env: "CANDOR_DKIM_SELECTOR", def: "",
+		help: "DKIM selector (the key is published at SELECTOR._domainkey.DOMAIN); empty: no DKIM signature",
+		set:  func(c *Config, v string) error { c.Email.DKIMSelector = v; return nil }, get: func(c *Config) string { return c.Email.DKIMSelector }},
+	{flag: "dkim-key", env: "CANDOR_DKIM_KEY", def: "",
+		help: "file with the DKIM private key in PEM (RSA, 2048 bits or more, or Ed25519)",
+		set:  func(c *Config, v string) error { c.Email.DKIMKeyFile = v; return nil }, get: func(c *Config) string { return c.Email.DKIMKeyFile }},
+	{flag: "dkim-domain", env: "CANDOR_DKIM_DOMAIN", def: "",
+		help: "DKIM signing domain (default: the From domain)",
+		set:  func(c *Config, v string) error { c.Email.DKIMDomain = v; return nil }, get: func(c *Config) string { return c.Email.DKIMDomain }},
+	{flag: "send-in-flight", env: "CANDOR_SEND_IN_FLIGHT", def: "256",
+		help: "most messages in flight per process; after a crash at most this many are sent twice (marked possible_duplicate, same Message-ID)",
+		set:  positiveInt("send in flight", func(c *Config) *int { return &c.Email.InFlight }), get: func(c *Config) string { return strconv.Itoa(c.Email.InFlight) }},
+}
+
+// EmailSettings are the settings of the email channel.
+var EmailSettings = Settings{"smtp-addr", "smtp-security", "smtp-user", "smtp-password", "smtp-helo", "smtp-connections", "smtp-rate",
+	"email-from", "email-domain", "dkim-selector", "dkim-key", "dkim-domain", "send-in-flight"}
+
 // Settings selects which settings a command takes.
 type Settings []string
 
 // Server is every setting; Database is what commands that only touch the
 // database need.
 var (
-	Server   = Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url", "approvals"}
+	Server   = append(Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url", "approvals"}, EmailSettings...)
 	Database = Settings{"db", "log-level", "log-format"}
 )
 

@@ -373,6 +373,16 @@ func (db *DB) Heartbeat(ctx context.Context, workerID int64) error {
 	return nil
 }
 
+// LiveWorkers counts the sending processes whose heartbeat is fresher than
+// stale.
+func (db *DB) LiveWorkers(ctx context.Context, stale time.Duration) (int, error) {
+	var n int
+	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM workers WHERE heartbeat_at >= ?`, micros(db.now().Add(-stale))).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count workers: %w", err)
+	}
+	return n, nil
+}
+
 // Worker is a registered sending process.
 type Worker struct {
 	ID        int64
