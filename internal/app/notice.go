@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/candorhq/candor/internal/apperr"
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/dispatch"
 	"github.com/candorhq/candor/internal/incident"
 	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/store"
@@ -349,9 +349,6 @@ func (s *Service) renderData(in incident.Incident, facts incident.Version) notic
 }
 
 // RecipientData converts an audience member for rendering.
-func RecipientData(r audience.Recipient) notice.Recipient {
-	return notice.Recipient{Name: r.Name, Email: r.Email, Phone: r.Phone, Locale: r.Locale, Jurisdiction: r.Jurisdiction,
-		Exposed: slices.Clone(r.Exposed), Attributes: r.Attributes}
-}
+func RecipientData(r audience.Recipient) notice.Recipient { return dispatch.RecipientData(&r) }
 
 var errStop = errors.New("stop")

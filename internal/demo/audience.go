@@ -1,9 +1,11 @@
 package demo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 
@@ -36,9 +38,15 @@ var asciiFold = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", 
 
 // customers writes a CSV of n generated customers, the way a billing
 // system would export them. rnd makes it the same every time.
-func customers(rnd *rand.Rand, n int, prefix string, affected bool) *bytes.Buffer {
-	var b bytes.Buffer
-	b.Grow(n * 160)
+// It streams: memory stays flat however many are asked for.
+func customers(rnd *rand.Rand, n int, prefix string, affected bool) io.Reader {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeCustomers(pw, rnd, n, prefix, affected)) }()
+	return pr
+}
+
+func writeCustomers(w io.Writer, rnd *rand.Rand, n int, prefix string, affected bool) error {
+	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString("customer_id,name,email,phone,locale,state,exposed,plan\n")
 	for i := range n {
 		locale, first, last := "en-US", firstNames[rnd.IntN(len(firstNames))], lastNames[rnd.IntN(len(lastNames))]
@@ -77,16 +85,18 @@ func customers(rnd *rand.Rand, n int, prefix string, affected bool) *bytes.Buffe
 		if rnd.IntN(100) < 7 {
 			phone = "" // not everyone gave a phone number
 		}
-		fmt.Fprintf(&b, "%s-%06d,\"%s %s\",%s,%s,%s,%s,%s,%s\n", prefix, 100000+i, first, last, email, phone, locale, state, exposed, plan)
+		if _, err := fmt.Fprintf(b, "%s-%06d,\"%s %s\",%s,%s,%s,%s,%s,%s\n", prefix, 100000+i, first, last, email, phone, locale, state, exposed, plan); err != nil {
+			return err
+		}
 	}
-	return &b
+	return b.Flush()
 }
 
 // seedAudiences gives the demo incident its audiences: the affected
 // customers (AffectedCount generated people, imported through the same
 // path as any CSV file), customers not affected, staff through a standing
 // list, press and regulators; and two segments.
-func seedAudiences(ctx context.Context, svc *app.Service, by auth.Principal, incidentID int64) error {
+func seedAudiences(ctx context.Context, svc *app.Service, by auth.Principal, incidentID int64, affectedCount int) error {
 	rnd := rand.New(rand.NewPCG(2024, 3))
 	create := func(n audience.New) (audience.Audience, error) {
 		a, err := svc.CreateAudience(ctx, by, n)
@@ -95,7 +105,7 @@ func seedAudiences(ctx context.Context, svc *app.Service, by auth.Principal, inc
 		}
 		return a, nil
 	}
-	load := func(a audience.Audience, file string, csv *bytes.Buffer) error {
+	load := func(a audience.Audience, file string, csv io.Reader) error {
 		if _, err := svc.ImportRecipients(ctx, by, a.ID, csv, audience.ImportOptions{FileName: file}); err != nil {
 			return fmt.Errorf("seed recipients of %s: %w", a.Name, err)
 		}
@@ -106,7 +116,7 @@ func seedAudiences(ctx context.Context, svc *app.Service, by auth.Principal, inc
 	if err != nil {
 		return err
 	}
-	if err := load(affected, "billing-export-affected.csv", customers(rnd, AffectedCount, "LL", true)); err != nil {
+	if err := load(affected, "billing-export-affected.csv", customers(rnd, affectedCount, "LL", true)); err != nil {
 		return err
 	}
 	unaffected, err := create(audience.New{IncidentID: incidentID, Kind: audience.UnaffectedCustomers, Name: "Subscribers not affected",

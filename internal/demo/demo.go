@@ -23,9 +23,24 @@ type Login struct {
 	Role            auth.Role
 }
 
+// Options size the demo.
+type Options struct {
+	// Affected is how many affected subscribers to generate (default
+	// AffectedCount); the send benchmark asks for more.
+	Affected int
+}
+
 // Seed creates the demo team (one account per role, all sharing password)
 // and the demo incident, and returns the logins and the incident.
 func Seed(ctx context.Context, svc *app.Service, password string) ([]Login, incident.Incident, error) {
+	return SeedWith(ctx, svc, password, Options{})
+}
+
+// SeedWith is Seed with options.
+func SeedWith(ctx context.Context, svc *app.Service, password string, opt Options) ([]Login, incident.Incident, error) {
+	if opt.Affected <= 0 {
+		opt.Affected = AffectedCount
+	}
 	team := []struct {
 		email, name string
 		role        auth.Role
@@ -95,7 +110,7 @@ func Seed(ctx context.Context, svc *app.Service, password string) ([]Login, inci
 	if in, err = svc.MoveIncident(ctx, sam, in.ID, incident.Contained, "Export script removed, credentials rotated, monitoring in place"); err != nil {
 		return nil, in, err
 	}
-	if err := seedAudiences(ctx, svc, marc, in.ID); err != nil {
+	if err := seedAudiences(ctx, svc, marc, in.ID, opt.Affected); err != nil {
 		return nil, in, err
 	}
 	if err := seedResponse(ctx, svc, in, users); err != nil {

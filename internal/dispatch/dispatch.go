@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -71,6 +72,19 @@ func NewPrepared(rel delivery.Release, av notice.ApprovedVersion, base notice.Da
 	return p, nil
 }
 
+// RecipientData converts an audience member for rendering.
+func RecipientData(r *audience.Recipient) notice.Recipient {
+	return notice.Recipient{Name: r.Name, Email: r.Email, Phone: r.Phone, Locale: r.Locale, Jurisdiction: r.Jurisdiction,
+		Exposed: slices.Clone(r.Exposed), Attributes: r.Attributes}
+}
+
+// Data is the render data for one recipient.
+func (p *Prepared) Data(r *audience.Recipient) notice.Data {
+	d := p.Base
+	d.Recipient = RecipientData(r)
+	return d
+}
+
 // Email renders variant (-1: the default) as an email for d.
 func (p *Prepared) Email(variant int, d notice.Data) (notice.Email, error) {
 	return p.Texts[variant+1].Email(d)
@@ -97,6 +111,8 @@ type Result struct {
 	Error      string
 	// PossibleDuplicate: the data went out but the answer never came.
 	PossibleDuplicate bool
+	// RetryAfter delays a queued retry (the relay could not be reached).
+	RetryAfter time.Duration
 }
 
 // Sender delivers one channel's jobs. Run reads jobs until the channel is
@@ -401,7 +417,7 @@ func (r *run) take(res Result) {
 			o.NotBefore = now.Add(r.backoff(attempts))
 		}
 	case delivery.Queued:
-		o.NotBefore = now
+		o.NotBefore = now.Add(res.RetryAfter)
 	}
 	r.pending = append(r.pending, o)
 	r.metrics.observe(r.channelOf(res.ReleaseID), o.State)

@@ -28,11 +28,19 @@ type Options struct {
 	SecureCookies bool
 	// Version is reported by /healthz.
 	Version string
+	// Registry is where /metrics reads from; other parts of the process
+	// (the dispatcher) register theirs there too. Nil: a new one.
+	Registry *prometheus.Registry
+	// Web are the admin UI's options.
+	Web web.Options
 }
 
 // Handler returns the whole HTTP surface over svc.
 func Handler(svc *app.Service, log *slog.Logger, opt Options) http.Handler {
-	reg := prometheus.NewRegistry()
+	reg := opt.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(collectors.NewDBStatsCollector(svc.DB().SQL(), svc.DB().Dialect()))
 	m := newMetrics(reg)
@@ -40,7 +48,7 @@ func Handler(svc *app.Service, log *slog.Logger, opt Options) http.Handler {
 	authn := &httpauth.Authenticator{Svc: svc, Secure: opt.SecureCookies}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", api.New(svc, log)))
-	mux.Handle("/", web.New(svc, authn, log))
+	mux.Handle("/", web.New(svc, authn, log, opt.Web))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -40,13 +40,14 @@ type handler struct {
 	// staticVersion is a hash of the static files, appended to their URLs
 	// so browsers may cache them forever and still see a new release.
 	staticVersion string
+	opt           Options
 }
 
 // New returns the admin UI handler, mounted at "/". It panics if a template
 // does not parse: that is a programming error, caught at start-up and by
 // every test.
-func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger) http.Handler {
-	h := &handler{svc: svc, authn: authn, log: log.With("component", "web")}
+func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger, opt Options) http.Handler {
+	h := &handler{svc: svc, authn: authn, log: log.With("component", "web"), opt: opt}
 	var err error
 	if h.pages, err = parsePages(); err != nil {
 		panic(err)
@@ -64,6 +65,9 @@ func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger) http
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// Options are the admin UI's optional parts.
+type Options struct{}
 
 // routes registers every page and action. Routes reads the same list, so the
 // role tests can check that they cover every route.
