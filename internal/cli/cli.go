@@ -69,6 +69,7 @@ func commands() []command {
 		{"notice", "an incident's notices: list, show, check", runNotice},
 		{"segment", "rules over recipients: count, create, list", runSegment},
 		{"send", "send an approved notice and follow it: release, status, pause, resume, cancel, log", runSend},
+		{"bench", "measure sending speed against a local SMTP sink: send", runBench},
 		{"config", "show the effective configuration: dump", runConfig},
 		{"version", "print the version", runVersion},
 	}

@@ -9,12 +9,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/config"
 	"github.com/candorhq/candor/internal/demo"
+	"github.com/candorhq/candor/internal/email/mailbox"
 	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/server"
+	"github.com/candorhq/candor/internal/web"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -43,18 +47,25 @@ Examples:
 	if n, _ := svc.DB().CountUsers(ctx); n == 0 {
 		log.Warn("no_users", "hint", "create an admin with: candor user add --email you@example.com --role admin")
 	}
-	return listenAndServe(ctx, env, cfg, log, svc, nil)
+	return listenAndServe(ctx, env, cfg, log, svc, nil, web.Options{})
 }
 
 // listenAndServe serves until ctx ends. banner, if set, is printed once the
 // listener is up, with the URL.
-func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, svc *app.Service, banner func(url string)) error {
+func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, svc *app.Service, banner func(url string), webOpts web.Options) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another program using the port? pick another with --addr)", cfg.Addr, err)
 	}
+	reg := prometheus.NewRegistry()
+	stopSending, err := startSending(ctx, cfg, log, svc, reg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopSending()
 	url := "http://" + ln.Addr().String()
-	h := server.Handler(svc, log, server.Options{SecureCookies: cfg.SecureCookies, Version: Version})
+	h := server.Handler(svc, log, server.Options{SecureCookies: cfg.SecureCookies, Version: Version, Registry: reg, Web: webOpts})
 	srv := server.NewHTTPServer(h, log)
 	log.Info("listening", "url", url, "database", svc.DB().Dialect())
 	if banner != nil {
@@ -76,8 +87,13 @@ incident already open: a small internet provider whose 14,872 subscribers'
 card numbers were stolen by an extortionist. One account per role is created
 and printed with its password, so you can see what each role may do.
 
-Nothing is sent anywhere. The database lives in DIR (a new temporary
-directory by default, removed on exit; with --dir it is kept).`)
+Nothing leaves this machine: email goes to a test mailbox inside the
+process (a real SMTP server on loopback), and the command center shows what
+each recipient received under "Demo mailbox". Release the approved customer
+alert from its notice page to watch 15,000 messages go out.
+
+The database and the mailbox live in DIR (a new temporary directory by
+default, removed on exit; with --dir it is kept).`)
 	l := config.Register(fs, config.Server)
 	dir := fs.String("dir", "", "directory for the demo database (default: a temporary directory, removed on exit)")
 	if err := parse(fs, args); err != nil {
@@ -102,6 +118,12 @@ directory by default, removed on exit; with --dir it is kept).`)
 		return usagef("%s already holds a demo database; remove it or pick another --dir", cfg.DB)
 	}
 	log := cfg.Logger(env.Stderr)
+	mb, err := mailbox.Start("127.0.0.1:0", filepath.Join(*dir, "mailbox"), log)
+	if err != nil {
+		return fmt.Errorf("start the demo mailbox: %w", err)
+	}
+	defer mb.Close()
+	cfg.Email = demoEmail(cfg.Email, mb.Addr())
 	db, err := openDB(ctx, cfg, log, true)
 	if err != nil {
 		return err
@@ -123,8 +145,17 @@ directory by default, removed on exit; with --dir it is kept).`)
 		for _, lg := range logins {
 			fmt.Fprintf(w, "    %-24s %s\n", lg.Email, lg.Role)
 		}
+		fmt.Fprintf(w, "\n  Email goes to the demo mailbox (SMTP %s): %s/mailbox\n", mb.Addr(), url)
 		fmt.Fprintf(w, "\n  Database: %s\n  Press Ctrl-C to stop.\n\n", cfg.DB)
-	})
+	}, web.Options{ /*MAILBOX*/ })
+}
+
+// demoEmail routes the demo's email to its mailbox, as linkLINE.
+func demoEmail(e config.Email, addr string) config.Email {
+	e.SMTPAddr, e.SMTPSecurity, e.SMTPUser, e.SMTPPassword = addr, "none", "", ""
+	e.From, e.Domain = "linkLINE Security <security@linkline.example>", "linkline.example"
+	e.DKIMSelector, e.DKIMKeyFile = "", ""
+	return e
 }
 
 // demoPassword is a fresh password for the demo accounts: random, so that a

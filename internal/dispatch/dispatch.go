@@ -43,6 +43,10 @@ type Prepared struct {
 	// Texts are the parsed templates: Texts[0] the default, Texts[i+1]
 	// variant i.
 	Texts []*notice.Template
+
+	// mailers render Texts as email for many recipients, reusing what
+	// does not depend on the recipient.
+	mailers []*notice.Mailer
 }
 
 // NewPrepared parses an approved version's texts. matchers holds the
@@ -59,6 +63,7 @@ func NewPrepared(rel delivery.Release, av notice.ApprovedVersion, base notice.Da
 			return nil, err
 		}
 		p.Texts = append(p.Texts, t)
+		p.mailers = append(p.mailers, t.Mailer())
 	}
 	for _, va := range v.Content.Variants {
 		if _, ok := matchers[va.SegmentID]; va.SegmentID != 0 && !ok {
@@ -87,7 +92,7 @@ func (p *Prepared) Data(r *audience.Recipient) notice.Data {
 
 // Email renders variant (-1: the default) as an email for d.
 func (p *Prepared) Email(variant int, d notice.Data) (notice.Email, error) {
-	return p.Texts[variant+1].Email(d)
+	return p.mailers[variant+1].Email(d)
 }
 
 // Preparer loads a release's approved text and render data. It must return

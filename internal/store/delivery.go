@@ -383,6 +383,16 @@ func (db *DB) LiveWorkers(ctx context.Context, stale time.Duration) (int, error)
 	return n, nil
 }
 
+// SentSpan returns when a release's first and last messages were sent,
+// and how many were.
+func (db *DB) SentSpan(ctx context.Context, releaseID int64) (first, last time.Time, n int64, err error) {
+	var f, l sql.NullInt64
+	if err = db.queryRow(ctx, `SELECT MIN(sent_at), MAX(sent_at), COUNT(sent_at) FROM deliveries WHERE release_id = ?`, releaseID).Scan(&f, &l, &n); err != nil {
+		return first, last, 0, fmt.Errorf("sent span: %w", err)
+	}
+	return fromMicros(f.Int64), fromMicros(l.Int64), n, nil
+}
+
 // Worker is a registered sending process.
 type Worker struct {
 	ID        int64
