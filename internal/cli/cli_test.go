@@ -167,8 +167,8 @@ func TestDemoServes(t *testing.T) {
 	case url = <-urlc:
 	case code := <-done:
 		t.Fatalf("demo exited %d: %s", code, errb.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not start in 30 s")
+	case <-time.After(90 * time.Second):
+		t.Fatal("demo did not start in 90 s")
 	}
 	for _, want := range []string{"Candor demo is running", "admin@candor.example", "password for all", "/incidents/1"} {
 		if !strings.Contains(out.String(), want) {

@@ -119,7 +119,7 @@ func release(t *testing.T, db *store.DB, f storetest.Fixture, at time.Time) deli
 // waitState waits for a release to reach one of states.
 func waitState(t *testing.T, db *store.DB, id int64, states ...delivery.ReleaseState) delivery.Release {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		r, err := db.FindReleaseByID(context.Background(), id)
 		if err != nil {
