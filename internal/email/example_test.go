@@ -1,6 +1,7 @@
 package email_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log"
@@ -23,7 +24,7 @@ func ExampleMessage_AppendTo() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	os.Stdout.Write(raw)
+	os.Stdout.Write(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))) // CRLF on the wire
 	// Output:
 	// Date: Sat, 14 Mar 2026 09:26:00 +0000
 	// From: Acme Security <security@acme.example>

@@ -285,9 +285,9 @@ func (c *Conn) start(ctx context.Context) error {
 		if code != 220 {
 			return replyError(StageSTARTTLS, code, text)
 		}
-		// Anything the server sent after its 220 would be read as if it
-		// came over TLS (the STARTTLS command injection of CVE-2011-0411's
-		// kind): refuse it.
+		// Replies already buffered after the 220 came in clear, yet would
+		// be read as if they came over TLS: a man in the middle's
+		// injection (the client side of CVE-2011-0411). Refuse them.
 		if c.br.Buffered() > 0 {
 			return c.fail(StageSTARTTLS, errors.Join(errProtocol, errors.New("data after the STARTTLS reply")))
 		}
