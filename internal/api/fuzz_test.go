@@ -27,6 +27,7 @@ func FuzzBodies(f *testing.F) {
 		`{"base_version":1,"reason":"r","content":{"subject":"{{.Facts.AffectedCount}}","body":"{{range .Facts.Exposed}}{{.}}{{end}}"}}`,
 		`{"version":1,"decision":"approve","overrides":{"point:what_to_do":"ok"}}`, `{"key":"customer-data-breach"}`,
 		`{"name":"P","items":[{"title":"T","audience":"press","channels":["email"],"offset":"14h","subject":"s","body":"b"}]}`,
+		`{"channel":"email","version":1,"start_at":"2026-11-24T05:00:00Z"}`, `{"reason":"legal wants a look"}`,
 		`{"title": 1}`, `[]`, `null`, `{"facts":{"discovered_at":"yesterday"}}`, "\x00\xff", `{"a":{"b":{"c":[[[[1]]]]}}}`,
 	} {
 		f.Add(s)
@@ -55,6 +56,7 @@ func FuzzBodies(f *testing.F) {
 		{"POST", "/api/v1/incidents"}, {"PUT", "/api/v1/incidents/1/facts"}, {"POST", "/api/v1/incidents/1/state"}, {"PATCH", "/api/v1/incidents/1"},
 		{"POST", "/api/v1/incidents/1/notices"}, {"PUT", "/api/v1/notices/1"}, {"POST", "/api/v1/notices/1/check"}, {"POST", "/api/v1/notices/1/submit"},
 		{"POST", "/api/v1/notices/1/review"}, {"POST", "/api/v1/incidents/1/playbook"}, {"POST", "/api/v1/playbooks"},
+		{"POST", "/api/v1/notices/1/releases"}, {"POST", "/api/v1/releases/1/pause"}, {"POST", "/api/v1/releases/1/cancel"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, tg := range targets {
