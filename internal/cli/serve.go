@@ -147,7 +147,7 @@ default, removed on exit; with --dir it is kept).`)
 		}
 		fmt.Fprintf(w, "\n  Email goes to the demo mailbox (SMTP %s): %s/mailbox\n", mb.Addr(), url)
 		fmt.Fprintf(w, "\n  Database: %s\n  Press Ctrl-C to stop.\n\n", cfg.DB)
-	}, web.Options{ /*MAILBOX*/ })
+	}, web.Options{Mailbox: mb})
 }
 
 // demoEmail routes the demo's email to its mailbox, as linkLINE.

@@ -38,15 +38,15 @@ const (
 func (s ReleaseState) Label() string {
 	switch s {
 	case ReleaseScheduled:
-		return "ReleaseScheduled"
+		return "Scheduled"
 	case ReleaseRunning:
 		return "Sending"
 	case ReleasePaused:
-		return "ReleasePaused"
+		return "Paused"
 	case ReleaseCancelled:
-		return "ReleaseCancelled"
+		return "Cancelled"
 	case ReleaseDone:
-		return "ReleaseDone"
+		return "Done"
 	}
 	return string(s)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/candorhq/candor/internal/server"
 	"github.com/candorhq/candor/internal/store"
 	"github.com/candorhq/candor/internal/store/storetest"
+	"github.com/candorhq/candor/internal/web"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -40,9 +41,20 @@ type env struct {
 	sessions map[auth.Role]string
 	ips      atomic.Int64
 	seq      int
+	mailbox  *fakeMailbox // nil without a demo mailbox
 }
 
+// newEnv starts the UI with a demo mailbox.
 func newEnv(t *testing.T, db *store.DB) *env {
+	t.Helper()
+	mb := &fakeMailbox{}
+	e := newEnvWith(t, db, web.Options{Mailbox: mb})
+	e.mailbox = mb
+	return e
+}
+
+// newEnvWith is newEnv with the UI's options.
+func newEnvWith(t *testing.T, db *store.DB, opt web.Options) *env {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	svc := app.New(db, log, app.Options{})
@@ -59,7 +71,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 		e.users[r] = u
 		e.sessions[r] = e.login(u.Email)
 	}
-	e.srv = httptest.NewServer(server.Handler(svc, log, server.Options{}))
+	e.srv = httptest.NewServer(server.Handler(svc, log, server.Options{Web: opt}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -158,6 +158,11 @@ type noticePage struct {
 	Comment        string
 	WithdrawReason string
 	Errors         formErrors
+
+	// Send is the send card (with its form state after a refused
+	// release); Releases are the notice's releases, newest first.
+	Send     sendPanel
+	Releases []releaseView
 }
 
 type overrideRow struct {
@@ -201,6 +206,10 @@ func (h *handler) renderNotice(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	if d.Versions, err = h.svc.NoticeVersions(r.Context(), p, id); err != nil {
+		h.fail(w, r, err, "see notices")
+		return
+	}
+	if err = h.loadSending(r, p, &d); err != nil {
 		h.fail(w, r, err, "see notices")
 		return
 	}

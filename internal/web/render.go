@@ -70,6 +70,9 @@ func templateFuncs() template.FuncMap {
 	for k, f := range noticeFuncs() {
 		m[k] = f
 	}
+	for k, f := range releaseFuncs() {
+		m[k] = f
+	}
 	return m
 }
 
@@ -106,6 +109,8 @@ type page struct {
 	Data   any
 	// Unread is the number of the user's unread notifications.
 	Unread int
+	// Mailbox: a demo mailbox is configured, so the menu links to it.
+	Mailbox bool
 }
 
 func (p page) CanEdit() bool { return p.User.Role.Can(auth.EditIncident) }
@@ -121,6 +126,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	pg.User, pg.Signed = httpauth.Principal(r)
 	pg.CSRF = httpauth.CSRFToken(r)
 	pg.Static = h.staticVersion
+	pg.Mailbox = h.opt.Mailbox != nil
 	if pg.Signed {
 		// A failure to count leaves the badge off; the page still renders.
 		_, pg.Unread, _ = h.svc.Notifications(r.Context(), pg.User)

@@ -1,8 +1,9 @@
 // Package web is the admin UI: server-rendered pages where the crisis team
 // opens incidents, records and corrects their facts, moves them through their
 // states, prepares audiences (importing recipients from CSV, attaching
-// standing lists) and segments, and, as admins, manages users, API tokens
-// and the audit log.
+// standing lists) and segments, sends approved notices and follows their
+// delivery in the ledger (with a demo mailbox when one is configured), and,
+// as admins, manages users, API tokens and the audit log.
 //
 // Pages are html/template files embedded in the binary and parsed when the
 // handler is built, so a broken template stops the server at start-up rather
@@ -19,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/candorhq/candor/internal/app"
+	"github.com/candorhq/candor/internal/email/mailbox"
 	"github.com/candorhq/candor/internal/httpauth"
 )
 
@@ -47,6 +49,9 @@ type handler struct {
 // does not parse: that is a programming error, caught at start-up and by
 // every test.
 func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger, opt Options) http.Handler {
+	if m, ok := opt.Mailbox.(*mailbox.Mailbox); ok && m == nil {
+		opt.Mailbox = nil // a nil *mailbox.Mailbox is no mailbox
+	}
 	h := &handler{svc: svc, authn: authn, log: log.With("component", "web"), opt: opt}
 	var err error
 	if h.pages, err = parsePages(); err != nil {
@@ -67,7 +72,11 @@ func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger, opt 
 }
 
 // Options are the admin UI's optional parts.
-type Options struct{}
+type Options struct {
+	// Mailbox, when set, adds the demo mailbox's pages to the menu and
+	// links each sent message in the ledger to its copy there.
+	Mailbox Mailbox
+}
 
 // routes registers every page and action. Routes reads the same list, so the
 // role tests can check that they cover every route.
@@ -108,6 +117,7 @@ func (h *handler) routes(handle func(pattern string, fn func(http.ResponseWriter
 	handle("GET /segments/{id}", h.segment)
 
 	h.noticeRoutes(handle)
+	h.releaseRoutes(handle)
 
 	handle("GET /users", h.users)
 	handle("POST /users", h.createUser)
