@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	l := config.Register(fs, append(config.Settings{"db", "log-level", "log-format"}, config.EmailSettings...))
 	n := fs.Int("recipients", 100000, "how many affected subscribers to send to")
 	dkim := fs.String("dkim", "none", "sign with DKIM: none, rsa (2048-bit) or ed25519 (a key made for the run)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending to this file (go tool pprof reads it)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -128,6 +130,17 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
 
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	rel, added, err := svc.ReleaseNotice(ctx, auth.CLI, noticeID, app.ReleaseRequest{})
 	if err != nil {

