@@ -3,6 +3,7 @@ package notice
 import (
 	"bytes"
 	htmltemplate "html/template"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -37,8 +38,9 @@ import (
 //
 //  1. Per class (Mailer.fromClass). The template is executed once per class
 //     with the name replaced by nameSentinel; the Markdown, HTML and text are
-//     computed once and the name is spliced in. Used when the template only
-//     prints the name (see nameUse) and does not use .Recipient.Email.
+//     computed once and the name is spliced in. Used when the template uses
+//     the name only to print it, as an {{if}} condition or through default
+//     (see nameUse), and does not use .Recipient.Email.
 //  2. Per recipient (Mailer.perRecipient). The template is executed for the
 //     recipient as Template.Email does; the Markdown conversion is cached,
 //     keyed by the Markdown with the name replaced by the sentinel where
@@ -68,9 +70,9 @@ type Mailer struct {
 
 	layout atomic.Pointer[companyLayout] // for the last company seen
 
-	mu       sync.RWMutex
-	groups   []*group    // most recent first, at most maxGroups
-	noGroups atomic.Bool // the shared data cannot be copied: no classes
+	mu       sync.Mutex               // for changing groups
+	groups   atomic.Pointer[[]*group] // most recent first, at most maxGroups; never changed, replaced
+	noGroups atomic.Bool              // the shared data cannot be copied: no classes
 
 	md mdCache
 }
@@ -139,6 +141,7 @@ func (m *Mailer) fromClass(c *class, d *Data, n string, lay *companyLayout) (Ema
 // them with the sentinel as the name (or with no name), and its conversion.
 type class struct {
 	err          bool // execution failed: Template.Email gives the error
+	timedOut     bool // err may be the time limit: do not keep the class
 	perRecipient bool // the sentinel cannot be used: execute per recipient
 
 	subj      string // subject (after oneLine)
@@ -158,12 +161,35 @@ type group struct {
 	shared  Data // Recipient zero
 	sharedS bool // a shared string contains the sentinel
 
-	mu      sync.RWMutex
-	classes map[string]*class
+	mu      sync.Mutex                        // for changing classes
+	classes atomic.Pointer[map[string]*class] // never changed, replaced
 	size    int
 
+	use cacheUse
+}
+
+// cacheUse judges, over a cache's first lookups, whether it is worth
+// keeping: when nearly every lookup misses (an attribute unique to each
+// recipient, say), computing afresh is cheaper than caching.
+type cacheUse struct {
 	lookups, misses atomic.Int64
-	bypass          atomic.Bool // classes do not repeat: stop caching them
+	judged, bypass  atomic.Bool
+}
+
+// lookup counts one lookup and reports whether to use the cache.
+func (u *cacheUse) lookup(hit bool) {
+	if u.judged.Load() {
+		return
+	}
+	n := u.lookups.Add(1)
+	m := u.misses.Load()
+	if !hit {
+		m = u.misses.Add(1)
+	}
+	if n >= bypassAfter {
+		u.bypass.Store(m*2 > n)
+		u.judged.Store(true)
+	}
 }
 
 const (
@@ -179,18 +205,17 @@ const (
 // group returns the group for d's shared data, creating it if needed; nil
 // when the data cannot be compared or copied (see deepEqual).
 func (m *Mailer) group(d *Data) *group {
-	m.mu.RLock()
-	for _, g := range m.groups {
-		if sameShared(&g.shared, d) {
-			m.mu.RUnlock()
-			return g
+	if gs := m.groups.Load(); gs != nil {
+		for _, g := range *gs {
+			if sameShared(&g.shared, d) {
+				return g
+			}
 		}
 	}
-	m.mu.RUnlock()
 	if m.noGroups.Load() {
 		return nil
 	}
-	g := &group{classes: map[string]*class{}}
+	g := &group{}
 	if !copyShared(&g.shared, d) || !sameShared(&g.shared, d) {
 		m.noGroups.Store(true)
 		return nil
@@ -198,47 +223,56 @@ func (m *Mailer) group(d *Data) *group {
 	g.sharedS = sharedHasSentinel(&g.shared)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, h := range m.groups { // another goroutine may have added it
+	var old []*group
+	if gs := m.groups.Load(); gs != nil {
+		old = *gs
+	}
+	for _, h := range old { // another goroutine may have added it
 		if sameShared(&h.shared, d) {
 			return h
 		}
 	}
-	m.groups = append([]*group{g}, m.groups[:min(len(m.groups), maxGroups-1)]...)
+	gs := append([]*group{g}, old[:min(len(old), maxGroups-1)]...)
+	m.groups.Store(&gs)
 	return g
 }
 
 // class returns d's class in g, executing the template for it if needed;
 // nil when classes are not worth caching for this group.
 func (g *group) class(m *Mailer, d *Data, n string) *class {
-	if g.bypass.Load() {
+	if g.use.bypass.Load() {
 		return nil
 	}
 	var buf [256]byte
 	key := m.plan.classKey(buf[:0], d, n != "")
-	g.mu.RLock()
-	c := g.classes[string(key)]
-	g.mu.RUnlock()
-	lookups := g.lookups.Add(1)
+	var c *class
+	if cs := g.classes.Load(); cs != nil {
+		c = (*cs)[string(key)]
+	}
+	g.use.lookup(c != nil)
 	if c != nil {
 		return c
 	}
-	if misses := g.misses.Add(1); lookups >= bypassAfter && misses*2 > lookups {
-		// Nearly every recipient is a class of its own (an attribute
-		// unique to each, say): executing per recipient is cheaper.
-		g.bypass.Store(true)
-	}
 	c = m.newClass(g, d, n != "")
+	if c.timedOut {
+		return c
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old := g.classes[string(key)]; old != nil {
-		return old
+	cs := map[string]*class{}
+	if old := g.classes.Load(); old != nil {
+		if o := (*old)[string(key)]; o != nil {
+			return o
+		}
+		if len(*old) < maxClasses && g.size+c.size <= maxClassBytes {
+			cs = maps.Clone(*old)
+		} else {
+			g.size = 0
+		}
 	}
-	if len(g.classes) >= maxClasses || g.size+c.size > maxClassBytes {
-		clear(g.classes)
-		g.size = 0
-	}
-	g.classes[string(key)] = c
+	cs[string(key)] = c
 	g.size += c.size
+	g.classes.Store(&cs)
 	return c
 }
 
@@ -256,10 +290,12 @@ func (m *Mailer) newClass(g *group, d *Data, named bool) *class {
 		d2.Recipient.Name = nameSentinel
 	}
 	t := m.t
+	start := time.Now()
 	subj, err1 := execute[plainMode](t.subject, t.subjectSrc, &d2, 4*MaxSubject)
 	body, err2 := execute[mdMode](t.body, t.bodySrc, &d2, MaxBodyOutput)
 	if err1 != nil || err2 != nil {
 		c.err = true
+		c.timedOut = time.Since(start) >= MaxExecTime
 		return c
 	}
 	c.subjRaw = len(subj)
@@ -359,25 +395,21 @@ type mdCache struct {
 	m    map[string]*mdEntry
 	size int
 
-	lookups, misses atomic.Int64
-	bypass          atomic.Bool
+	use cacheUse
 }
 
 // get returns the conversion of k, computing it if needed; nil when the
 // cache is not worth using.
 func (c *mdCache) get(k string) *mdEntry {
-	if c.bypass.Load() || len(k) > maxMDEntryBytes {
+	if c.use.bypass.Load() || len(k) > maxMDEntryBytes {
 		return nil
 	}
 	c.mu.RLock()
 	e := c.m[k]
 	c.mu.RUnlock()
-	lookups := c.lookups.Add(1)
+	c.use.lookup(e != nil)
 	if e != nil {
 		return e
-	}
-	if misses := c.misses.Add(1); lookups >= bypassAfter && misses*2 > lookups {
-		c.bypass.Store(true)
 	}
 	e = newMDEntry(k)
 	c.mu.Lock()
@@ -452,9 +484,9 @@ func newMDEntry(k string) *mdEntry {
 //     name's letters;
 //   - the paragraph holding a sentinel has no "<" or "`" at all, so E can
 //     be neither inside nor part of the end of a raw HTML tag or code span;
-//   - K defines no link references (so "[n]" cannot match one), and E is at
-//     least as long as the sentinel (so no link label that is too long in K
-//     becomes short enough in M).
+//   - K defines no link references (so "[n]" cannot match one); and E is at
+//     least as long as the sentinel, so that no length limit of the parser
+//     (reference labels: 999 characters) can hold in M and not in K.
 //
 // And then the sentinel's output is E's output when it is in a plain text
 // node (not raw) whose only inline ancestors are emphasis, in a paragraph
