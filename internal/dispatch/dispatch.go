@@ -264,10 +264,12 @@ type run struct {
 	results  chan Result
 	inflight int
 	pending  []store.Outcome
-	prepared map[int64]*preparedState
-	breakers map[int64]*breaker
-	releases []delivery.Release // running releases this process can send
-	senderWG sync.WaitGroup
+	// firstPending is when the oldest result not yet recorded arrived.
+	firstPending time.Time
+	prepared     map[int64]*preparedState
+	breakers     map[int64]*breaker
+	releases     []delivery.Release // running releases this process can send
+	senderWG     sync.WaitGroup
 }
 
 // Run sends until ctx is cancelled, then lets the messages in flight finish
@@ -334,13 +336,17 @@ func (r *run) loop(ctx context.Context) error {
 			return nil
 		}
 
+		// A round costs a transaction, so it waits for a quarter of the
+		// slots to free up (or for the work to dry up, or for the results
+		// in hand to wait too long) and then records and claims at once.
 		free := r.cfg.InFlight - r.inflight
 		limit := 0
-		if len(r.releases) > 0 && (free >= min(r.cfg.Batch, r.cfg.InFlight/4) || r.inflight == 0) {
+		if len(r.releases) > 0 && (free >= r.roundSize() || r.inflight == 0) {
 			limit = min(free, r.cfg.Batch)
 		}
+		recordDue := len(r.pending) > 0 && (r.inflight == 0 || len(r.pending) >= r.roundSize() || time.Since(r.firstPending) >= maxHold)
 		claimed := 0
-		if limit > 0 || len(r.pending) > 0 {
+		if limit > 0 || recordDue {
 			n, err := r.round(ctx, limit)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -369,7 +375,7 @@ func (r *run) loop(ctx context.Context) error {
 				lastHouse = time.Time{}
 			case <-poll.C:
 			}
-		case claimed > 0 && claimed == limit && r.cfg.InFlight-r.inflight >= r.cfg.Batch:
+		case claimed > 0 && claimed == limit && r.cfg.InFlight-r.inflight >= r.roundSize():
 			// More slots are free: claim again at once.
 		default:
 			r.collect(ctx, claimed < limit)
@@ -377,11 +383,18 @@ func (r *run) loop(ctx context.Context) error {
 	}
 }
 
-// collect waits for results: at least one, then more for a moment so that
-// one round records many. idle says the queue looked empty, so there is no
-// hurry to claim.
+// maxHold is the longest a result waits to be recorded.
+const maxHold = 20 * time.Millisecond
+
+// roundSize is how many finished deliveries make a round worth its
+// transaction.
+func (r *run) roundSize() int { return max(1, min(r.cfg.Batch, r.cfg.InFlight/4)) }
+
+// collect waits for results: at least one, then more, until a round's
+// worth of slots is free, nothing is in flight, or maxHold has passed.
+// idle says the queue looked empty, so there is no hurry to claim.
 func (r *run) collect(ctx context.Context, idle bool) {
-	wait := 2 * time.Millisecond
+	wait := maxHold
 	if idle {
 		wait = 50 * time.Millisecond
 	}
@@ -395,7 +408,7 @@ func (r *run) collect(ctx context.Context, idle bool) {
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	for r.inflight > 0 && (r.cfg.InFlight-r.inflight < r.cfg.Batch || idle) {
+	for r.inflight > 0 && (r.cfg.InFlight-r.inflight < r.roundSize() || idle) {
 		select {
 		case res := <-r.results:
 			r.take(res)
@@ -409,6 +422,9 @@ func (r *run) collect(ctx context.Context, idle bool) {
 
 func (r *run) take(res Result) {
 	r.inflight--
+	if len(r.pending) == 0 {
+		r.firstPending = time.Now()
+	}
 	now := time.Now()
 	o := store.Outcome{ID: res.ID, State: res.State, Variant: res.Variant, ProviderID: res.ProviderID, Error: res.Error,
 		PossibleDuplicate: res.PossibleDuplicate, At: now}
@@ -432,9 +448,22 @@ func (r *run) take(res Result) {
 	}
 	r.pending = append(r.pending, o)
 	r.metrics.observe(r.channelOf(res.ReleaseID), o.State)
-	if b := r.breaker(res.ReleaseID); b.add(o.State != delivery.Sent, res.Error) {
-		r.trip(res.ReleaseID, b)
+	// Only a running release's attempts count: the stragglers of one just
+	// paused must not trip it again as soon as someone resumes it.
+	if r.running(res.ReleaseID) {
+		if b := r.breaker(res.ReleaseID); b.add(o.State != delivery.Sent, res.Error) {
+			r.trip(res.ReleaseID, b)
+		}
 	}
+}
+
+func (r *run) running(releaseID int64) bool {
+	for _, rl := range r.releases {
+		if rl.ID == releaseID {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) channelOf(releaseID int64) string {
@@ -501,8 +530,15 @@ func (r *run) housekeeping(ctx context.Context) {
 		}
 		return
 	}
+	was := map[int64]bool{}
+	for _, rl := range r.releases {
+		was[rl.ID] = true
+	}
 	r.releases = r.releases[:0]
 	for _, rl := range running {
+		if !was[rl.ID] {
+			delete(r.breakers, rl.ID) // resumed, or new: a fresh window
+		}
 		if _, ok := r.senders[notice.Channel(rl.Channel)]; !ok {
 			continue
 		}

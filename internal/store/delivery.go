@@ -552,7 +552,7 @@ type outcomeRow struct {
 var outcomesSQL = map[string]string{
 	"sqlite": `SELECT value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'variant' AS variant, value ->> 'provider_id' AS provider_id,
 		value ->> 'last_error' AS last_error, value ->> 'not_before' AS not_before, value ->> 'dup' AS dup, value ->> 'at' AS at,
-		value ->> 'message_id' AS message_id FROM json_each(?)`,
+		value ->> 'message_id' AS message_id FROM jsonb_each(jsonb(?))`,
 	"postgres": `SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x (id bigint, state text, variant integer, provider_id text,
 		last_error text, not_before bigint, dup boolean, at bigint, message_id text)`,
 }
