@@ -160,7 +160,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		if pr.Release.State.Final() || pr.Release.State == delivery.ReleasePaused || ctx.Err() != nil {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(time.Second)
 	}
 	wall := time.Since(t0)
 	fmt.Fprintln(env.Stderr)

@@ -198,7 +198,7 @@ var emailSettings = []setting{
 	{flag: "dkim-domain", env: "CANDOR_DKIM_DOMAIN", def: "",
 		help: "DKIM signing domain (default: the From domain)",
 		set:  func(c *Config, v string) error { c.Email.DKIMDomain = v; return nil }, get: func(c *Config) string { return c.Email.DKIMDomain }},
-	{flag: "send-in-flight", env: "CANDOR_SEND_IN_FLIGHT", def: "256",
+	{flag: "send-in-flight", env: "CANDOR_SEND_IN_FLIGHT", def: "1024",
 		help: "most messages in flight per process; after a crash at most this many are sent twice (marked possible_duplicate, same Message-ID)",
 		set:  positiveInt("send in flight", func(c *Config) *int { return &c.Email.InFlight }), get: func(c *Config) string { return strconv.Itoa(c.Email.InFlight) }},
 }

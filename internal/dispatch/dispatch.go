@@ -131,7 +131,9 @@ type Sender interface {
 // Config tunes a Dispatcher. Zero values take the defaults.
 type Config struct {
 	// InFlight bounds the deliveries claimed and not yet recorded (default
-	// 256): the most messages a crash can leave unsure.
+	// 1024): the most messages a crash can leave unsure. A round records
+	// and claims a quarter of it, so it must also cover the database's
+	// commit latency (PostgreSQL sends half as fast at 256).
 	InFlight int
 	// Batch is the most rows claimed in one round (default 500).
 	Batch int
@@ -168,7 +170,7 @@ func (c *Config) defaults() {
 			*v = d
 		}
 	}
-	def(&c.InFlight, 256)
+	def(&c.InFlight, 1024)
 	def(&c.Batch, 500)
 	def(&c.MaxAttempts, 10)
 	def(&c.BreakerWindow, 1000)
