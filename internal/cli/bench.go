@@ -124,12 +124,6 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	// a hash): give memory back, then reset the peak.
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	d := dispatch.New(db, log, dispatch.Config{InFlight: cfg.Email.InFlight}, svc.PrepareRelease, nil, dispatch.NewEmailSender(ec, log))
-	svc.SetDispatcherWake(d.Wake)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(runCtx) }()
-
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -141,6 +135,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	d := dispatch.New(db, log, dispatch.Config{InFlight: cfg.Email.InFlight}, svc.PrepareRelease, nil, dispatch.NewEmailSender(ec, log))
+	svc.SetDispatcherWake(d.Wake)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+
 	t0 := time.Now()
 	rel, added, err := svc.ReleaseNotice(ctx, auth.CLI, noticeID, app.ReleaseRequest{})
 	if err != nil {
