@@ -232,6 +232,15 @@ func (b *rateBook) observe(id int64, at time.Time, done int64) float64 {
 	return float64(done-first.done) / dt
 }
 
+// SendingProcesses counts the processes that sent or looked for work in
+// the last 30 seconds: zero means released notices wait in the ledger.
+func (s *Service) SendingProcesses(ctx context.Context, p auth.Principal) (int, error) {
+	if err := p.Require(auth.Read); err != nil {
+		return 0, err
+	}
+	return s.db.LiveWorkers(ctx, 30*time.Second)
+}
+
 // Deliveries returns ledger rows: what an address received and when, or
 // the rows of one release.
 func (s *Service) Deliveries(ctx context.Context, p auth.Principal, f store.DeliveryFilter) ([]delivery.Record, error) {

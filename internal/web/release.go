@@ -258,6 +258,9 @@ type sendPanel struct {
 	Audience     string
 	Members      int64
 	CanSend      bool
+	// NoSender: no process with a relay has been alive lately, so what is
+	// released waits in the ledger.
+	NoSender bool
 	// Existing is the release of the approved version by email, if any.
 	Existing *releaseView
 	// Earlier are other versions already released by email (not
@@ -298,6 +301,9 @@ func (h *handler) loadSending(r *http.Request, p auth.Principal, d *noticePage) 
 	sp.Email = slices.Contains(n.Channels, notice.ChannelEmail)
 	sp.Current, sp.CurrentState = n.CurrentVersion, n.State
 	sp.CanSend = p.Role.Can(auth.SendNotice)
+	if n, err := h.svc.SendingProcesses(r.Context(), p); err == nil {
+		sp.NoSender = n == 0
+	}
 	sp.Now = time.Now().UTC()
 	for _, v := range d.Versions {
 		if v.State == notice.Approved && v.Number > sp.Approved {

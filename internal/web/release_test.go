@@ -162,6 +162,8 @@ func TestSendCard(t *testing.T) {
 
 	page := e.as(auth.Approver, "GET", path, nil)
 	mustContain(t, page.body, `id="h-send"`, "This notice cannot be sent yet: it has no approved version", "Only approved text can be sent", "Submit version 1 for review")
+	// Nothing is sending in this test: the card says released mail would wait.
+	mustContain(t, page.body, "No Candor process is sending email right now")
 	if strings.Contains(page.body, `id="send-form"`) {
 		t.Error("a draft offers the send form")
 	}

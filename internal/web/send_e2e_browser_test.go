@@ -143,6 +143,9 @@ func TestBrowserSendToMailbox(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("send-form")),
 	)
 	b.expect("the send card", "Send by email", "Approved version 1 of “Customer alert” to the audience “Affected customers”", "Send to 60 recipients now")
+	if strings.Contains(b.text("the send card"), "No Candor process is sending") {
+		t.Error("the send card says nothing is sending while a dispatcher runs")
+	}
 	b.run("confirm and send",
 		chromedp.Click(chromedp.ID("f-confirm")),
 		chromedp.Click(chromedp.ID("send-now")),
