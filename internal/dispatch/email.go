@@ -70,9 +70,7 @@ func (s *EmailSender) Run(ctx context.Context, jobs <-chan Job, results chan<- R
 		go func() {
 			defer wg.Done()
 			c := &emailConn{EmailSender: s, limiter: limiter}
-			for j := range jobs {
-				results <- c.send(ctx, j)
-			}
+			c.loop(ctx, jobs, results)
 			c.close()
 		}()
 	}
@@ -84,8 +82,20 @@ type emailConn struct {
 	*EmailSender
 	limiter *rate.Limiter
 	conn    *email.Conn
-	raw     []byte
-	signed  []byte
+	// Two messages are ready at a time, the one being sent and the next,
+	// whose transaction goes out with the first's end; each has its own
+	// buffers.
+	slots [2]outgoing
+}
+
+// outgoing is a job ready to send: its message, or its result when it
+// could not be made.
+type outgoing struct {
+	job         Job
+	res         Result
+	from        string
+	raw, signed []byte
+	data        []byte
 }
 
 func (c *emailConn) close() {
@@ -95,14 +105,56 @@ func (c *emailConn) close() {
 	}
 }
 
-func (c *emailConn) send(ctx context.Context, j Job) Result {
+// loop sends jobs until the channel closes, each with the next job (when
+// one is waiting) opened in the same round trip.
+func (c *emailConn) loop(ctx context.Context, jobs <-chan Job, results chan<- Result) {
+	var cur *outgoing
+	slot, open := 0, true
+	for {
+		if cur == nil {
+			j, ok := <-jobs
+			if !ok {
+				return
+			}
+			cur = c.prepare(j, &c.slots[slot])
+		}
+		if cur.res.State != "" {
+			results <- cur.res
+			cur = nil
+			continue
+		}
+		var next *outgoing
+		if open {
+			select {
+			case j, ok := <-jobs:
+				if ok {
+					next = c.prepare(j, &c.slots[slot^1])
+				} else {
+					open = false
+				}
+			default:
+			}
+		}
+		results <- c.deliver(ctx, cur, next)
+		cur, slot = next, slot^1
+		if cur == nil && !open {
+			return
+		}
+	}
+}
+
+// prepare renders, writes and signs a job's message into o.
+func (c *emailConn) prepare(j Job, o *outgoing) *outgoing {
+	o.job, o.res, o.data = j, Result{}, nil
 	res := Result{ID: j.ID, ReleaseID: j.ReleaseID}
 	v := j.Release.Select(j.Recipient)
 	res.Variant = &v
+	o.res.Variant = &v
 	e, err := j.Release.Email(v, j.Release.Data(j.Recipient))
 	if err != nil {
 		res.State, res.Error = delivery.Failed, "the notice could not be filled in for this recipient: "+err.Error()
-		return res
+		o.res = res
+		return o
 	}
 	token := delivery.Token(j.Release.Release.TokenKey, j.ID)
 	m := email.Message{
@@ -115,18 +167,28 @@ func (c *emailConn) send(ctx context.Context, j Job) Result {
 		MessageID: j.MessageID,
 		Date:      time.Now(),
 	}
-	if c.raw, err = m.AppendTo(c.raw[:0]); err != nil {
+	if o.raw, err = m.AppendTo(o.raw[:0]); err != nil {
 		res.State, res.Error = delivery.Failed, "the message could not be written: "+err.Error()
-		return res
+		o.res = res
+		return o
 	}
-	data := c.raw
+	o.data = o.raw
 	if c.cfg.DKIM != nil {
-		if c.signed, err = c.cfg.DKIM.Sign(c.signed[:0], c.raw); err != nil {
+		if o.signed, err = c.cfg.DKIM.Sign(o.signed[:0], o.raw); err != nil {
 			res.State, res.Error = delivery.Failed, "DKIM signing failed: "+err.Error()
-			return res
+			o.res = res
+			return o
 		}
-		data = c.signed
+		o.data = o.signed
 	}
+	o.from = "bounce+" + token + "@" + c.cfg.Domain
+	return o
+}
+
+// deliver sends cur, opening next's transaction with it when there is one.
+func (c *emailConn) deliver(ctx context.Context, cur, next *outgoing) Result {
+	j := cur.job
+	res := Result{ID: j.ID, ReleaseID: j.ReleaseID, Variant: cur.res.Variant}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			res.State, res.Error = delivery.Queued, "stopped before sending"
@@ -135,6 +197,7 @@ func (c *emailConn) send(ctx context.Context, j Job) Result {
 	}
 	if c.conn == nil {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var err error
 		c.conn, err = email.Dial(dctx, c.cfg.SMTP)
 		cancel()
 		if err != nil {
@@ -145,7 +208,11 @@ func (c *emailConn) send(ctx context.Context, j Job) Result {
 			return res
 		}
 	}
-	reply, err := c.conn.Send("bounce+"+token+"@"+c.cfg.Domain, []string{j.Address}, data)
+	var nx email.Next
+	if next != nil && next.res.State == "" {
+		nx = email.Next{From: next.from, To: []string{next.job.Address}, Size: len(next.data)}
+	}
+	reply, err := c.conn.SendNext(cur.from, []string{j.Address}, cur.data, nx)
 	if err == nil {
 		res.State, res.ProviderID = delivery.Sent, providerID(reply)
 		return res
@@ -161,7 +228,7 @@ func (c *emailConn) send(ctx context.Context, j Job) Result {
 		// the data had gone out, the relay may have taken it.
 		res.State = delivery.Queued
 		var se *email.Error
-		if errors.As(err, &se) && se.Stage == "end" {
+		if errors.As(err, &se) && se.Stage == email.StageEnd {
 			res.PossibleDuplicate = true
 		}
 		c.close()

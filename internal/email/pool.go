@@ -78,7 +78,7 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 // instead of kept.
 func (p *Pool) Put(c *Conn) {
 	defer func() { <-p.sem }()
-	if c.Broken() || c.cfg.MaxMessagesPerConn > 0 && c.sent >= c.cfg.MaxMessagesPerConn {
+	if c.Broken() || c.opened != nil || c.cfg.MaxMessagesPerConn > 0 && c.sent >= c.cfg.MaxMessagesPerConn {
 		c.Close()
 		return
 	}

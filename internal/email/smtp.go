@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,12 @@ type Conn struct {
 
 	sent      int       // transactions begun
 	idleSince time.Time // set by Pool.Put
+
+	// opened is the transaction whose MAIL, RCPT and DATA went out with
+	// the previous message's end (SendNext) and whose replies are unread.
+	opened *opening
+	// next is what the message being sent opens after its end.
+	next Next
 
 	text []byte // the text of the last reply, reused
 }
@@ -446,39 +453,71 @@ func (c *Conn) Broken() bool { return c.err != nil }
 // the others, Send returns the final reply along with an *Error of
 // StageRcpt naming the first refused one.
 func (c *Conn) Send(from string, to []string, data []byte) (Reply, error) {
+	return c.SendNext(from, to, data, Next{})
+}
+
+// Next is the message a SendNext call opens after its own: its envelope
+// and the size of its data.
+type Next struct {
+	From string
+	To   []string
+	Size int
+}
+
+type opening struct {
+	from string
+	to   []string
+}
+
+// SendNext is Send, and when the server offers PIPELINING it also opens
+// the next message's transaction: MAIL, RCPT and DATA for next go in the
+// same write as this message's end (RFC 2920 lets the data be followed by
+// the next commands), so each message costs one round trip instead of two.
+// The next call on the conn must then be Send or SendNext with exactly
+// next's From and To and data of next.Size bytes; anything else, or Close,
+// abandons the opened transaction by closing the connection (the server
+// drops an unfinished message), never by sending an empty one.
+func (c *Conn) SendNext(from string, to []string, data []byte, next Next) (Reply, error) {
 	if c.err != nil {
 		return Reply{}, &Error{Stage: StageMail, Message: "the connection is unusable: " + c.err.Error(), Err: c.err}
 	}
-	if from != "" {
-		if p := addrSpecProblem(from); p != "" {
-			return Reply{}, apperr.Invalid("from", "%q %s", from, p)
-		}
+	if err := checkEnvelope(from, to); err != nil {
+		return Reply{}, err
 	}
-	if len(to) == 0 {
-		return Reply{}, apperr.Invalid("to", "at least one recipient is needed")
+	defer func() { c.next = Next{} }()
+	if c.opened != nil && (c.opened.from != from || !slices.Equal(c.opened.to, to)) {
+		err := errors.New("the opened transaction was for another message")
+		return Reply{}, c.fail(StageMail, err)
 	}
-	for _, rcpt := range to {
-		if p := addrSpecProblem(rcpt); p != "" {
-			return Reply{}, apperr.Invalid("to", "%q %s", rcpt, p)
-		}
+	if next.To != nil && (!c.pipelining || checkEnvelope(next.From, next.To) != nil || c.size > 0 && int64(next.Size) > c.size) {
+		next = Next{} // not opened: it will be sent on its own
 	}
 	if c.size > 0 && int64(len(data)) > c.size {
+		if c.opened != nil {
+			// Its DATA may already be accepted: only closing aborts it.
+			c.close(errors.New("message too large for an opened transaction"))
+		}
 		return Reply{}, &Error{Code: 552, Enhanced: "5.3.4", Stage: StageMail,
 			Message: "the message is " + strconv.Itoa(len(data)) + " bytes; the server takes at most " + strconv.FormatInt(c.size, 10)}
 	}
-	c.sent++
 	c.deadline(c.cfg.CommandTimeout)
-	c.writeMail(from, len(data))
-	if !c.pipelining {
-		return c.sendStepwise(to, data)
+	if c.opened != nil {
+		c.opened = nil
+	} else {
+		c.sent++
+		c.writeMail(from, len(data))
+		if !c.pipelining {
+			return c.sendStepwise(to, data)
+		}
+		for _, rcpt := range to {
+			c.writeRcpt(rcpt)
+		}
+		c.bw.WriteString("DATA\r\n")
+		if err := c.bw.Flush(); err != nil {
+			return Reply{}, c.fail(StageMail, err)
+		}
 	}
-	for _, rcpt := range to {
-		c.writeRcpt(rcpt)
-	}
-	c.bw.WriteString("DATA\r\n")
-	if err := c.bw.Flush(); err != nil {
-		return Reply{}, c.fail(StageMail, err)
-	}
+	c.next = next
 
 	var refused *Error
 	code, text, err := c.readReply()
@@ -538,6 +577,25 @@ func (c *Conn) Send(from string, to []string, data []byte) (Reply, error) {
 		return reply, refused
 	}
 	return reply, err
+}
+
+// checkEnvelope refuses a sender or recipients that are not plain
+// addr-specs, so nothing can be injected into an SMTP command.
+func checkEnvelope(from string, to []string) error {
+	if from != "" {
+		if p := addrSpecProblem(from); p != "" {
+			return apperr.Invalid("from", "%q %s", from, p)
+		}
+	}
+	if len(to) == 0 {
+		return apperr.Invalid("to", "at least one recipient is needed")
+	}
+	for _, rcpt := range to {
+		if p := addrSpecProblem(rcpt); p != "" {
+			return apperr.Invalid("to", "%q %s", rcpt, p)
+		}
+	}
+	return nil
 }
 
 // sendStepwise runs a transaction whose MAIL FROM is buffered, one command
@@ -609,10 +667,21 @@ func (c *Conn) writeRcpt(rcpt string) {
 	c.bw.WriteString(">\r\n")
 }
 
-// sendData writes the message and "." and reads the server's verdict.
+// sendData writes the message and "." (and the opening of c.next, if
+// any) and reads the server's verdict.
 func (c *Conn) sendData(data []byte) (Reply, error) {
 	c.deadline(c.cfg.CommandTimeout)
 	writeDotStuffed(c.bw, data)
+	if n := c.next; n.To != nil {
+		c.next = Next{}
+		c.sent++
+		c.writeMail(n.From, n.Size)
+		for _, rcpt := range n.To {
+			c.writeRcpt(rcpt)
+		}
+		c.bw.WriteString("DATA\r\n")
+		c.opened = &opening{from: n.From, to: slices.Clone(n.To)}
+	}
 	if err := c.bw.Flush(); err != nil {
 		return Reply{}, c.fail(StageData, err)
 	}
@@ -697,6 +766,12 @@ func (c *Conn) reset(refused *Error) error {
 func (c *Conn) Close() error {
 	if c.err != nil {
 		return nil
+	}
+	if c.opened != nil {
+		// In the middle of an opened transaction the server reads
+		// anything as message data: closing is the only way to abandon it.
+		c.err = errClosed
+		return c.nc.Close()
 	}
 	c.deadline(min(c.cfg.CommandTimeout, 10*time.Second))
 	c.cmd("QUIT")

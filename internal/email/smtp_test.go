@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/textproto"
 	"os"
@@ -749,5 +750,80 @@ func BenchmarkSend(b *testing.B) {
 		if _, err := c.Send("bounce@acme.example", to, data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSendNextChains sends messages each of which opens the next one's
+// transaction: all arrive intact and in order, one round trip each; a
+// refusal in an opened transaction leaves the session usable; abandoning an
+// opened transaction delivers nothing.
+func TestSendNextChains(t *testing.T) {
+	be := &testBackend{rcptErr: func(to string) error {
+		if to == "r2@customer.example" {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+		}
+		return nil
+	}}
+	addr, reads := startServer(t, be, serverOptions{})
+	c := dial(t, Config{Addr: addr, Security: SecurityNone})
+	msg := func(i int) []byte {
+		m := testMessage()
+		m.Subject = fmt.Sprintf("message %d", i)
+		m.MessageID = fmt.Sprintf("<m%d@acme.example>", i)
+		return mustAppend(t, m)
+	}
+	rcpt := func(i int) []string { return []string{fmt.Sprintf("r%d@customer.example", i)} }
+	const n = 5
+	for i := range n {
+		next := Next{}
+		if i+1 < n {
+			next = Next{From: "a@acme.example", To: rcpt(i + 1), Size: len(msg(i + 1))}
+		}
+		_, err := c.SendNext("a@acme.example", rcpt(i), msg(i), next)
+		switch {
+		case i == 2:
+			if Classify(err) != Permanent || !strings.Contains(err.Error(), "No such user") {
+				t.Fatalf("message 2: %v, want the 550", err)
+			}
+		case err != nil:
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	got := be.messages()
+	if len(got) != n-1 {
+		t.Fatalf("%d messages arrived, want %d", len(got), n-1)
+	}
+	for k, i := range []int{0, 1, 3, 4} {
+		if got[k].To[0] != rcpt(i)[0] || !strings.Contains(got[k].Data, fmt.Sprintf("message %d", i)) {
+			t.Fatalf("message %d arrived as %+v", i, got[k])
+		}
+	}
+	chained := false
+	for _, r := range reads.all() {
+		if strings.Contains(r, "\r\n.\r\nMAIL FROM:<a@acme.example>\r\nRCPT TO:<r1@customer.example>\r\nDATA\r\n") {
+			chained = true
+		}
+	}
+	if !chained {
+		t.Error("the next transaction did not go out with the previous message's end")
+	}
+
+	// Open one more, then close instead of sending it: nothing arrives.
+	if _, err := c.SendNext("a@acme.example", rcpt(5), msg(5), Next{From: "a@acme.example", To: rcpt(6), Size: len(msg(6))}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	time.Sleep(100 * time.Millisecond)
+	if got := be.messages(); len(got) != n {
+		t.Fatalf("%d messages after abandoning an opened one, want %d (the abandoned one must not arrive)", len(got), n)
+	}
+
+	// A conn refuses to send another message than the one it opened.
+	c2 := dial(t, Config{Addr: addr, Security: SecurityNone})
+	if _, err := c2.SendNext("a@acme.example", rcpt(7), msg(7), Next{From: "a@acme.example", To: rcpt(8), Size: len(msg(8))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Send("a@acme.example", rcpt(9), msg(9)); Classify(err) != Connection || !c2.Broken() {
+		t.Fatalf("sending another message than the opened one: %v", err)
 	}
 }
