@@ -220,7 +220,7 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// workerAlive is how a dispatcher tells a dead process from a live one on
+// workerDead is how a dispatcher tells a dead process from a live one on
 // the same host: signal 0 to its PID.
 func workerDead(host string) func(store.Worker) bool {
 	self := os.Getpid()

@@ -145,11 +145,9 @@ func (c *emailConn) loop(ctx context.Context, jobs <-chan Job, results chan<- Re
 
 // prepare renders, writes and signs a job's message into o.
 func (c *emailConn) prepare(j Job, o *outgoing) *outgoing {
-	o.job, o.res, o.data = j, Result{}, nil
-	res := Result{ID: j.ID, ReleaseID: j.ReleaseID}
 	v := j.Release.Select(j.Recipient)
-	res.Variant = &v
-	o.res.Variant = &v
+	res := Result{ID: j.ID, ReleaseID: j.ReleaseID, Variant: &v}
+	o.job, o.res, o.data = j, Result{Variant: &v}, nil
 	e, err := j.Release.Email(v, j.Release.Data(j.Recipient))
 	if err != nil {
 		res.State, res.Error = delivery.Failed, "the notice could not be filled in for this recipient: "+err.Error()

@@ -231,10 +231,5 @@ func (h *handler) mailboxHTML(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "No HTML", "This message has no HTML part; its plain text is on the message page.", "")
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox")
-	hd.Set("X-Frame-Options", "SAMEORIGIN")
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	w.Write([]byte(pm.HTML))
+	writeEmailHTML(w, pm.HTML)
 }

@@ -184,10 +184,16 @@ func (h *handler) previewEmail(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "No email", "This notice is not sent by email.", "")
 		return
 	}
+	writeEmailHTML(w, pv.Email.HTML)
+}
+
+// writeEmailHTML serves an email's HTML for a sandboxed iframe: no script,
+// no requests anywhere, framed only by the command center itself.
+func writeEmailHTML(w http.ResponseWriter, html string) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox")
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	w.Write([]byte(pv.Email.HTML))
+	w.Write([]byte(html))
 }
