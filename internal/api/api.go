@@ -77,7 +77,7 @@ var Routes = append([]Route{
 	{"GET", "/incidents/{id}/segments"},
 	{"POST", "/incidents/{id}/segments"},
 	{"GET", "/segments/{id}"},
-}, append(noticeRoutes, deliveryRoutes...)...)
+}, append(append(noticeRoutes, deliveryRoutes...), publicRoutes...)...)
 
 // New returns the API handler; mount it with the /api/v1 prefix stripped.
 func New(svc *app.Service, log *slog.Logger) http.Handler {
@@ -127,6 +127,9 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 		handlers[k] = fn
 	}
 	for k, fn := range h.deliveryHandlers() {
+		handlers[k] = fn
+	}
+	for k, fn := range h.publicHandlers() {
 		handlers[k] = fn
 	}
 	mux := http.NewServeMux()

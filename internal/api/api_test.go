@@ -287,6 +287,32 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 			}},
 			{api.Route{"GET", "/releases/{id}/deliveries"}, read, 200, func() req { return req{fmt.Sprintf("/releases/%d/deliveries", e.release().ID), nil} }},
 			{api.Route{"GET", "/deliveries"}, read, 200, func() req { return req{"/deliveries?address=r1@example.com", nil} }},
+			{api.Route{"GET", "/incidents/{id}/updates"}, read, 200, func() req { return req{fmt.Sprintf("/incidents/%d/updates", e.incident().ID), nil} }},
+			{api.Route{"POST", "/incidents/{id}/updates"}, approve, 201, func() req {
+				return req{fmt.Sprintf("/incidents/%d/updates", e.incident().ID), map[string]any{"status": "investigating", "body": "We are looking into it.", "notify": false}}
+			}},
+			{api.Route{"GET", "/updates/{id}"}, read, 200, func() req { return req{fmt.Sprintf("/updates/%d", e.update().ID), nil} }},
+			{api.Route{"PATCH", "/updates/{id}"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/updates/%d", e.update().ID), map[string]any{"body": "We are looking into it, with help.", "reason": "More detail"}}
+			}},
+			{api.Route{"PUT", "/incidents/{id}/components"}, approve, 200, func() req {
+				return req{fmt.Sprintf("/incidents/%d/components", e.incident().ID), map[string]any{"components": []map[string]any{{"id": e.component().ID, "status": "major_outage"}}}}
+			}},
+			{api.Route{"GET", "/components"}, read, 200, func() req { return req{"/components", nil} }},
+			{api.Route{"POST", "/components"}, admin, 201, func() req {
+				n++
+				return req{"/components", map[string]any{"name": fmt.Sprintf("Service %d", n)}}
+			}},
+			{api.Route{"PUT", "/quiet-period"}, admin, 200, func() req {
+				n++
+				return req{"/quiet-period", map[string]any{"active": n%2 == 0, "reason": "Breach under investigation"}}
+			}},
+			{api.Route{"GET", "/subscribers"}, admin, 200, func() req { return req{"/subscribers", nil} }},
+			{api.Route{"POST", "/quiet-webhooks"}, admin, 201, func() req {
+				n++
+				return req{"/quiet-webhooks", map[string]any{"owner": "marketing@example.com", "url": fmt.Sprintf("https://marketing.example.com/hooks/%d", n)}}
+			}},
+			{api.Route{"GET", "/webhook-deliveries"}, admin, 200, func() req { return req{"/webhook-deliveries", nil} }},
 		}
 		covered := map[api.Route]bool{}
 		for _, c := range cases {

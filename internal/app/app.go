@@ -33,8 +33,10 @@ type Service struct {
 	company   notice.Company
 	approvals map[string]int
 
-	wake  func()
-	rates rateBook
+	wake       func()
+	publicWake func()
+	public     PublicOptions
+	rates      rateBook
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -72,6 +74,9 @@ func New(db *store.DB, log *slog.Logger, opt Options) *Service {
 
 // DB returns the store, for health checks and metrics.
 func (s *Service) DB() *store.DB { return s.db }
+
+// Company is the organisation the notices speak for.
+func (s *Service) Company() notice.Company { return s.company }
 
 // Now is the service's clock (the store's).
 func (s *Service) Now() time.Time { return s.db.Now() }

@@ -45,10 +45,10 @@ func (s *Service) ReleaseNotice(ctx context.Context, p auth.Principal, noticeID 
 	if !slices.Contains(n.Channels, req.Channel) {
 		return delivery.Release{}, 0, apperr.Invalid("channel", "notice %q is not written for %s; its channels are %s", n.Title, req.Channel, joinChannels(n.Channels))
 	}
-	if req.Channel != notice.ChannelEmail {
-		return delivery.Release{}, 0, apperr.Invalid("channel", "Candor cannot send by %s yet; release it by email", req.Channel)
+	if req.Channel != notice.ChannelEmail && req.Channel != notice.ChannelStatusPage {
+		return delivery.Release{}, 0, apperr.Invalid("channel", "Candor cannot send by %s yet; release it by email or on the status page", req.Channel)
 	}
-	if n.AudienceID == 0 {
+	if n.AudienceID == 0 && req.Channel == notice.ChannelEmail {
 		return delivery.Release{}, 0, apperr.Invalid("audience_id", "notice %q has no audience; choose who receives it, then release it", n.Title)
 	}
 	if !req.StartAt.IsZero() && req.StartAt.Before(s.db.Now().Add(-time.Minute)) {
@@ -73,6 +73,14 @@ func (s *Service) ReleaseNotice(ctx context.Context, p auth.Principal, noticeID 
 	av, err := s.db.CertifiedVersion(ctx, noticeID, number)
 	if err != nil {
 		return delivery.Release{}, 0, err
+	}
+	if req.Channel == notice.ChannelStatusPage {
+		// The status page has no recipients to track: the text is shown
+		// there, and the audit log records who published which version.
+		if !req.StartAt.IsZero() {
+			return delivery.Release{}, 0, apperr.Invalid("start_at", "publishing on the status page cannot be scheduled yet; publish it when it is due")
+		}
+		return delivery.Release{NoticeID: noticeID, Version: number, Channel: string(notice.ChannelStatusPage), State: delivery.ReleaseDone}, 0, s.publishDocument(ctx, p, n, av)
 	}
 	key := make([]byte, 16)
 	rand.Read(key)

@@ -63,11 +63,17 @@ const (
 	ManageUsers     Permission = "users.manage"
 	ManageTokens    Permission = "tokens.manage"
 	ReadGlobalAudit Permission = "audit.read_all"
+	// PublishUpdate: post and correct status page updates, and set the
+	// services an incident affects.
+	PublishUpdate Permission = "status.publish"
+	// ManagePublic: the status page's services, the quiet period by hand,
+	// and the systems told when it starts and ends.
+	ManagePublic Permission = "status.manage"
 )
 
 var grants = map[Role][]Permission{
-	Admin:     {Read, EditIncident, ApproveNotice, SendNotice, AnswerReply, ManageUsers, ManageTokens, ReadGlobalAudit},
-	Approver:  {Read, EditIncident, ApproveNotice, SendNotice, AnswerReply},
+	Admin:     {Read, EditIncident, ApproveNotice, SendNotice, PublishUpdate, ManagePublic, AnswerReply, ManageUsers, ManageTokens, ReadGlobalAudit},
+	Approver:  {Read, EditIncident, ApproveNotice, SendNotice, PublishUpdate, AnswerReply},
 	Editor:    {Read, EditIncident, AnswerReply},
 	Responder: {Read, AnswerReply},
 	Viewer:    {Read},

@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -96,4 +101,37 @@ func startSending(ctx context.Context, cfg *config.Config, log *slog.Logger, svc
 		cancel()
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// transactionalMail sends one message at a time straight to the relay:
+// subscription confirmations and warnings to webhook owners, which are
+// not notices and go to one person who just asked for them.
+func transactionalMail(ec dispatch.EmailConfig) app.Mail {
+	return func(ctx context.Context, to, subject, text string, headers map[string]string) error {
+		id := make([]byte, 12)
+		rand.Read(id)
+		m := email.Message{From: ec.From, To: email.Address{Addr: to}, Subject: subject, Text: text,
+			MessageID: "<" + hex.EncodeToString(id) + ".status@" + ec.Domain + ">", Date: time.Now()}
+		for _, k := range slices.Sorted(maps.Keys(headers)) {
+			m.Headers = append(m.Headers, email.Header{Key: k, Value: headers[k]})
+		}
+		raw, err := m.AppendTo(nil)
+		if err != nil {
+			return err
+		}
+		if ec.DKIM != nil {
+			if raw, err = ec.DKIM.Sign(nil, raw); err != nil {
+				return err
+			}
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		c, err := email.Dial(dctx, ec.SMTP)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Send(ec.From.Addr, []string{to}, raw)
+		return err
+	}
 }

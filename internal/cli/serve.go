@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,7 +21,9 @@ import (
 	"github.com/candorhq/candor/internal/demo"
 	"github.com/candorhq/candor/internal/email/mailbox"
 	"github.com/candorhq/candor/internal/notice"
+	"github.com/candorhq/candor/internal/public"
 	"github.com/candorhq/candor/internal/server"
+	"github.com/candorhq/candor/internal/status"
 	"github.com/candorhq/candor/internal/web"
 )
 
@@ -25,8 +31,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := flags(env, "serve", `Usage: candor serve [--addr 127.0.0.1:8080] [--db candor.db|postgres://…]
 
 Runs the command center (admin UI at /, JSON API at /api/v1, /healthz,
-/metrics). It applies pending migrations first. Stop it with Ctrl-C or
-SIGTERM: requests in flight get 15 seconds to finish.
+/metrics) and the public status site (/status, /api/v2/*.json, /banner.js,
+/api/v1/alert, /api/v1/quiet-period; also alone on --public-addr, the fast
+way to serve it on announcement day). It applies pending migrations first.
+Stop it with Ctrl-C or SIGTERM: requests in flight get 15 seconds to finish.
 
 Before the first start, create an admin:
   candor user add --email you@example.com --role admin
@@ -47,12 +55,12 @@ Examples:
 	if n, _ := svc.DB().CountUsers(ctx); n == 0 {
 		log.Warn("no_users", "hint", "create an admin with: candor user add --email you@example.com --role admin")
 	}
-	return listenAndServe(ctx, env, cfg, log, svc, nil, web.Options{})
+	return listenAndServe(ctx, env, cfg, log, svc, nil, web.Options{}, nil)
 }
 
 // listenAndServe serves until ctx ends. banner, if set, is printed once the
 // listener is up, with the URL.
-func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, svc *app.Service, banner func(url string), webOpts web.Options) error {
+func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, svc *app.Service, banner func(url string), webOpts web.Options, demoHandler http.Handler) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another program using the port? pick another with --addr)", cfg.Addr, err)
@@ -65,9 +73,29 @@ func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog
 	}
 	defer stopSending()
 	url := "http://" + ln.Addr().String()
-	h := server.Handler(svc, log, server.Options{SecureCookies: cfg.SecureCookies, Version: Version, Registry: reg, Web: webOpts})
+	site, stopPublic, err := startPublic(ctx, cfg, log, svc, url)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPublic()
+	webOpts.Public = site
+	h := server.Handler(svc, log, server.Options{SecureCookies: cfg.SecureCookies, Version: Version, Registry: reg, Web: webOpts, Public: site, Demo: demoHandler})
 	srv := server.NewHTTPServer(h, log)
-	log.Info("listening", "url", url, "database", svc.DB().Dialect())
+	errc := make(chan error, 1)
+	if cfg.Public.Addr != "" {
+		pln, err := net.Listen("tcp", cfg.Public.Addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (--public-addr): %w", cfg.Public.Addr, err)
+		}
+		psrv := server.NewPublicServer(site, server.PublicHandler(site, log, reg), log, reg)
+		log.Info("listening_public", "url", "http://"+pln.Addr().String()+"/status")
+		go func() { errc <- server.ServePublic(ctx, psrv, pln, 15*time.Second) }()
+	} else {
+		close(errc)
+	}
+	log.Info("listening", "url", url, "status_page", url+"/status", "database", svc.DB().Dialect())
 	if banner != nil {
 		banner(url)
 	}
@@ -75,8 +103,66 @@ func listenAndServe(ctx context.Context, env *Env, cfg *config.Config, log *slog
 		env.Ready(url)
 	}
 	err = server.Serve(ctx, srv, ln, 15*time.Second)
+	if perr := <-errc; err == nil {
+		err = perr
+	}
 	log.Info("stopped")
 	return err
+}
+
+// startPublic builds the public site and runs what keeps it current; the
+// returned function stops it.
+func startPublic(ctx context.Context, cfg *config.Config, log *slog.Logger, svc *app.Service, listenURL string) (*public.Site, func(), error) {
+	pubURL := cfg.Public.URL
+	if pubURL == "" {
+		pubURL = listenURL + "/status"
+	}
+	opt := app.PublicOptions{URL: pubURL, AllowPrivateWebhooks: isLoopbackURL(pubURL)}
+	if cfg.Email.SMTPAddr != "" {
+		ec, err := emailConfig(cfg.Email)
+		if err != nil {
+			return nil, nil, usagef("%v", err)
+		}
+		opt.Mail = transactionalMail(ec)
+	}
+	svc.SetPublic(opt)
+	siteOpt := public.Options{Log: log.With("component", "public"), TrustProxy: cfg.Public.TrustProxy}
+	if opt.Mail != nil {
+		siteOpt.Subscriber = svc
+	}
+	site := public.NewSite(siteOpt)
+	sum := sha256.Sum256([]byte(pubURL))
+	locales := cfg.Public.Locales
+	if len(locales) == 0 {
+		locales = []string{"en"}
+	}
+	page := status.Page{ID: hex.EncodeToString(sum[:6]), Name: svc.Company().Name, URL: pubURL, DefaultLocale: locales[0], Locales: locales[1:]}
+	r := svc.NewPublicRunner(site, page)
+	if err := r.Refresh(ctx); err != nil {
+		return nil, nil, fmt.Errorf("build the status page: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(runCtx)
+	}()
+	go func() {
+		<-ctx.Done()
+		cancel()
+	}()
+	return site, func() { cancel(); <-done }, nil
+}
+
+// isLoopbackURL reports whether the status page is only reachable on this
+// machine (a demo, a test): then webhooks may reach loopback addresses too.
+func isLoopbackURL(raw string) bool {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 func runDemo(ctx context.Context, env *Env, args []string) error {
@@ -91,6 +177,13 @@ Nothing leaves this machine: email goes to a test mailbox inside the
 process (a real SMTP server on loopback), and the command center shows what
 each recipient received under "Demo mailbox". Release the approved customer
 alert from its notice page to watch 15,000 messages go out.
+
+The incident is public: /status is what subscribers read (no sign-in), with
+its feeds, Statuspage JSON (/api/v2/summary.json), banner (/banner.js) and
+in-app alert (/api/v1/alert). Post an update from the incident page as the
+approver, with "Send to subscribers" ticked: three demo subscribers get it
+in the mailbox and a partner's status bot gets a signed webhook, shown at
+/demo/webhooks.
 
 The database and the mailbox live in DIR (a new temporary directory by
 default, removed on exit; with --dir it is kept).`)
@@ -137,7 +230,11 @@ default, removed on exit; with --dir it is kept).`)
 	if err != nil {
 		return fmt.Errorf("seed the demo: %w", err)
 	}
+	inbox := demo.NewWebhookInbox(db)
 	return listenAndServe(ctx, env, cfg, log, svc, func(url string) {
+		if err := demo.SeedSubscribers(ctx, svc, url+"/demo/webhooks"); err != nil {
+			log.Error("demo_subscribers", "err", err)
+		}
 		w := env.Stdout
 		fmt.Fprintf(w, "\nCandor demo is running at %s\n\n", url)
 		fmt.Fprintf(w, "  Incident: %q (%s)\n  %s/incidents/%d\n\n", in.Title, in.State, url, in.ID)
@@ -145,9 +242,11 @@ default, removed on exit; with --dir it is kept).`)
 		for _, lg := range logins {
 			fmt.Fprintf(w, "    %-24s %s\n", lg.Email, lg.Role)
 		}
-		fmt.Fprintf(w, "\n  Email goes to the demo mailbox (SMTP %s): %s/mailbox\n", mb.Addr(), url)
+		fmt.Fprintf(w, "\n  Public status page: %s/status   (banner: %s/banner.js, Statuspage JSON: %s/api/v2/summary.json)\n", url, url, url)
+		fmt.Fprintf(w, "  Email goes to the demo mailbox (SMTP %s): %s/mailbox\n", mb.Addr(), url)
+		fmt.Fprintf(w, "  Webhooks go to the demo receiver: %s/demo/webhooks\n", url)
 		fmt.Fprintf(w, "\n  Database: %s\n  Press Ctrl-C to stop.\n\n", cfg.DB)
-	}, web.Options{Mailbox: mb})
+	}, web.Options{Mailbox: mb}, inbox)
 }
 
 // demoEmail routes the demo's email to its mailbox, as linkLINE.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -31,6 +32,7 @@ type Config struct {
 	Email         Email
 	Approvals     map[string]int
 	ConfigFile    string
+	Public        Public
 
 	sources map[string]string
 }
@@ -62,6 +64,20 @@ type Email struct {
 	// InFlight bounds the messages in flight per process: the most a crash
 	// can leave unsure (they are sent again, marked possible_duplicate).
 	InFlight int
+}
+
+// Public is how the public status site is served.
+type Public struct {
+	// Addr is an optional second listener that serves only the public
+	// site, for its own hostname (status.example.com).
+	Addr string
+	// URL is the public address of the status page as readers see it,
+	// without a trailing slash; default: the listener's URL + /status.
+	URL string
+	// Locales are the page's languages, the default first.
+	Locales []string
+	// TrustProxy takes client addresses from X-Forwarded-For.
+	TrustProxy bool
 }
 
 // setting describes one configurable field.
@@ -135,6 +151,50 @@ var settings = []setting{
 
 func init() {
 	settings = append(settings, emailSettings...)
+	settings = append(settings, publicSettings...)
+}
+
+var publicSettings = []setting{
+	{flag: "public-addr", env: "CANDOR_PUBLIC_ADDR", def: "",
+		help: "also serve only the public status site on this address (host:port), for its own hostname; it is always on the main address under /status",
+		set:  func(c *Config, v string) error { c.Public.Addr = v; return nil }, get: func(c *Config) string { return c.Public.Addr }},
+	{flag: "public-url", env: "CANDOR_PUBLIC_URL", def: "",
+		help: "the status page's address as readers see it, e.g. https://status.example.com/status (default: this server's address + /status); used in links, feeds, emails and the banner",
+		set: func(c *Config, v string) error {
+			v = strings.TrimRight(strings.TrimSpace(v), "/")
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("public URL %q: write it as https://status.example.com/status", v)
+				}
+			}
+			c.Public.URL = v
+			return nil
+		}, get: func(c *Config) string { return c.Public.URL }},
+	{flag: "public-locales", env: "CANDOR_PUBLIC_LOCALES", def: "en,fr,de,es",
+		help: "the status page's languages, the default first (comma-separated language tags)",
+		set: func(c *Config, v string) error {
+			c.Public.Locales = nil
+			for _, l := range strings.Split(v, ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					c.Public.Locales = append(c.Public.Locales, l)
+				}
+			}
+			if len(c.Public.Locales) == 0 {
+				return fmt.Errorf("public locales %q: list at least one language, e.g. en,fr", v)
+			}
+			return nil
+		}, get: func(c *Config) string { return strings.Join(c.Public.Locales, ",") }},
+	{flag: "trust-proxy", env: "CANDOR_TRUST_PROXY", def: "false",
+		help: "take client addresses from X-Forwarded-For (only behind a proxy that sets it); used by the subscribe rate limit",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("trust proxy %q: use true or false", v)
+			}
+			c.Public.TrustProxy = b
+			return nil
+		}, get: func(c *Config) string { return strconv.FormatBool(c.Public.TrustProxy) }},
 }
 
 func positiveInt(name string, dst func(c *Config) *int) func(c *Config, v string) error {
@@ -213,7 +273,7 @@ type Settings []string
 // Server is every setting; Database is what commands that only touch the
 // database need.
 var (
-	Server   = append(Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url", "approvals"}, EmailSettings...)
+	Server   = append(append(Settings{"db", "addr", "log-level", "log-format", "session-ttl", "secure-cookies", "company-name", "company-url", "approvals"}, EmailSettings...), "public-addr", "public-url", "public-locales", "trust-proxy")
 	Database = Settings{"db", "log-level", "log-format"}
 )
 

@@ -116,5 +116,8 @@ func SeedWith(ctx context.Context, svc *app.Service, password string, opt Option
 	if err := seedResponse(ctx, svc, in, users); err != nil {
 		return nil, in, err
 	}
+	if err := seedPublic(ctx, svc, in, users); err != nil {
+		return nil, in, err
+	}
 	return logins, in, nil
 }

@@ -165,6 +165,12 @@ func (c *emailConn) prepare(j Job, o *outgoing) *outgoing {
 		MessageID: j.MessageID,
 		Date:      time.Now(),
 	}
+	if u := j.Recipient.Attributes["unsubscribe_url"]; u != "" {
+		// A status page subscriber: one-click unsubscribe (RFC 8058),
+		// both fields covered by the DKIM signature as it requires.
+		m.Headers = append(m.Headers, email.Header{Key: "List-Unsubscribe", Value: "<" + u + ">"},
+			email.Header{Key: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"})
+	}
 	if o.raw, err = m.AppendTo(o.raw[:0]); err != nil {
 		res.State, res.Error = delivery.Failed, "the message could not be written: "+err.Error()
 		o.res = res

@@ -534,17 +534,8 @@ func (c *Conn) SendNext(from string, to []string, data []byte, next Next) (Reply
 	accepted := 0
 	for _, rcpt := range to {
 		code, text, err := c.readReply()
-		if err != nil {
-			return Reply{}, c.fail(StageRcpt, err)
-		}
-		if code == 421 {
-			return Reply{}, c.closing(StageRcpt, text)
-		}
-		if code/100 == 2 {
-			accepted++
-		} else if refused == nil {
-			refused = replyError(StageRcpt, code, text)
-			refused.Rcpt = rcpt
+		if e := c.rcptReply(rcpt, code, text, err, &accepted, &refused); e != nil {
+			return Reply{}, e
 		}
 	}
 	code, text, err = c.readReply()
@@ -616,17 +607,8 @@ func (c *Conn) sendStepwise(to []string, data []byte) (Reply, error) {
 	for _, rcpt := range to {
 		c.writeRcpt(rcpt)
 		code, text, err := c.flushReply()
-		if err != nil {
-			return Reply{}, c.fail(StageRcpt, err)
-		}
-		if code == 421 {
-			return Reply{}, c.closing(StageRcpt, text)
-		}
-		if code/100 == 2 {
-			accepted++
-		} else if refused == nil {
-			refused = replyError(StageRcpt, code, text)
-			refused.Rcpt = rcpt
+		if e := c.rcptReply(rcpt, code, text, err, &accepted, &refused); e != nil {
+			return Reply{}, e
 		}
 	}
 	if accepted == 0 {
@@ -853,6 +835,25 @@ func (c *Conn) readReply() (int, []byte, error) {
 }
 
 // replyError makes the *Error of an error reply.
+// rcptReply takes one RCPT reply: it counts an acceptance and keeps the
+// first refusal, and returns the error that ends the transaction (the
+// connection broke, or the server is closing it with 421).
+func (c *Conn) rcptReply(rcpt string, code int, text []byte, err error, accepted *int, refused **Error) *Error {
+	if err != nil {
+		return c.fail(StageRcpt, err)
+	}
+	if code == 421 {
+		return c.closing(StageRcpt, text)
+	}
+	if code/100 == 2 {
+		*accepted++
+	} else if *refused == nil {
+		*refused = replyError(StageRcpt, code, text)
+		(*refused).Rcpt = rcpt
+	}
+	return nil
+}
+
 func replyError(stage string, code int, text []byte) *Error {
 	enhanced, msg := splitEnhanced(code, text)
 	return &Error{Code: code, Enhanced: enhanced, Message: msg, Stage: stage}

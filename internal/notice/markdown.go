@@ -3,6 +3,7 @@ package notice
 import (
 	"bytes"
 	"html"
+	htmltemplate "html/template"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -328,3 +329,12 @@ var entityShape = regexp.MustCompile(`^&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-
 
 // escapeHTML is for the few strings the layouts write outside Markdown.
 func escapeHTML(s string) string { return html.EscapeString(s) }
+
+// Markdown renders a writer's Markdown (a status update, say) as a safe
+// HTML fragment and as plain text, with the same rules as notices: raw
+// HTML is not rendered, text is escaped, and links other than http, https,
+// mailto and tel become plain text.
+func Markdown(s string) (fragment htmltemplate.HTML, text string) {
+	d := parseMarkdown(s)
+	return htmltemplate.HTML(d.html()), d.plainText(false)
+}

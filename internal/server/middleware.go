@@ -19,16 +19,17 @@ type metrics struct {
 	inflight prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the request metrics under prefix ("candor_http_").
+func newMetrics(reg prometheus.Registerer, prefix string) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "candor_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+			Name: prefix + "requests_total", Help: "HTTP requests by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "candor_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Name: prefix + "request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "candor_http_requests_in_flight", Help: "HTTP requests being served."}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: prefix + "requests_in_flight", Help: "HTTP requests being served."}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.inflight)
 	return m
@@ -64,8 +65,12 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.code >= 500 {
 			level = slog.LevelError
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.code,
-			"duration_ms", time.Since(start).Milliseconds(), "bytes", rec.bytes)
+		// Checked first: building the attributes costs allocations that a
+		// surge of readers should not pay when debug logs are off.
+		if log.Enabled(r.Context(), level) {
+			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.code,
+				"duration_ms", time.Since(start).Milliseconds(), "bytes", rec.bytes)
+		}
 	})
 }
 

@@ -3,9 +3,6 @@ package web_test
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +14,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/browsertest"
 	"github.com/candorhq/candor/internal/incident"
 	"github.com/candorhq/candor/internal/server"
 	"github.com/candorhq/candor/internal/store/storetest"
@@ -31,13 +29,7 @@ func TestBrowserAudiences(t *testing.T) {
 	db := storetest.SQLite(t)
 	log := slog.New(slog.DiscardHandler)
 	svc := app.New(db, log, app.Options{})
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: "editor@example.com", Name: "The editor", Role: auth.Editor}, hash); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, db, auth.Editor)
 	in, err := svc.CreateIncident(ctx, auth.CLI, incident.New{Title: "Subscriber card numbers stolen"})
 	if err != nil {
 		t.Fatal(err)
@@ -67,70 +59,64 @@ func TestBrowserAudiences(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: server.Handler(svc, log, server.Options{SecureCookies: true})}}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := serve(t, loopback(t), server.Handler(svc, log, server.Options{SecureCookies: true}))
 
-	br := newBrowser(t, srv.URL)
-	br.login("editor@example.com")
-	br.run("open the incident's audiences",
+	br := browsertest.New(t, srv.URL)
+	signIn(br, "editor@example.com")
+	br.Run("open the incident's audiences",
 		chromedp.Navigate(fmt.Sprintf("%s/incidents/%d", srv.URL, in.ID)),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/incidents/%d/audiences"]`, in.ID))),
 		chromedp.WaitVisible(chromedp.CSS(`table.audiences`)),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/audiences/%d"]`, a.ID))),
 		chromedp.WaitVisible(chromedp.ID("f-file")),
 	)
-	br.expect("empty audience", "Affected subscribers", "No recipients yet")
+	br.Expect("empty audience", "Affected subscribers", "No recipients yet")
 
-	br.run("choose the file", chromedp.SetUploadFiles(chromedp.ID("f-file"), []string{file}))
+	br.Run("choose the file", chromedp.SetUploadFiles(chromedp.ID("f-file"), []string{file}))
 	// Submitting runs the page's script at once: it takes over the upload
 	// and shows its progress bar before the report replaces the page.
-	progress := get(br, "upload the file", chromedp.Evaluate[bool](`(() => {
+	progress := browsertest.Get(br, "upload the file", chromedp.Evaluate[bool](`(() => {
 		document.getElementById("import-form").requestSubmit();
 		return !document.getElementById("upload-progress").hidden;
 	})()`))
 	if !progress {
-		br.fail("upload progress", fmt.Errorf("the upload's progress bar did not show"))
+		br.Fail("upload progress", fmt.Errorf("the upload's progress bar did not show"))
 	}
-	br.run("the report loads", chromedp.WaitVisible(chromedp.ID("rejected")))
-	br.expect("the report", "subscribers.csv", "503", "rows read", "500", "new recipients", "3", "rows rejected",
+	br.Run("the report loads", chromedp.WaitVisible(chromedp.ID("rejected")))
+	br.Expect("the report", "subscribers.csv", "503", "rows read", "500", "new recipients", "3", "rows rejected",
 		"not-an-email", "is not an email address", "US-ZZ", "not a known jurisdiction", "shoe_size", "unknown data kind")
-	rows := get(br, "read the rejected rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#rejected tbody tr")).map(tr => Array.from(tr.cells).map(c => c.textContent.trim()).slice(0, 2).join(" "))`))
+	rows := browsertest.Get(br, "read the rejected rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#rejected tbody tr")).map(tr => Array.from(tr.cells).map(c => c.textContent.trim()).slice(0, 2).join(" "))`))
 	if strings.Join(rows, "|") != "502 E-mail|503 State|504 exposed" {
-		br.fail("rejected rows", fmt.Errorf("line and column of the rejected rows: %q", rows))
+		br.Fail("rejected rows", fmt.Errorf("line and column of the rejected rows: %q", rows))
 	}
-	csv := get(br, "download the errors as CSV", chromedp.Evaluate[string](`fetch(document.getElementById("errors-csv").href).then(r => r.text().then(t => r.headers.get("Content-Type") + "\n" + t))`, chromedp.EvalAwaitPromise))
+	csv := browsertest.Get(br, "download the errors as CSV", chromedp.Evaluate[string](`fetch(document.getElementById("errors-csv").href).then(r => r.text().then(t => r.headers.get("Content-Type") + "\n" + t))`, chromedp.EvalAwaitPromise))
 	if !strings.HasPrefix(csv, "text/csv") || !strings.Contains(csv, "line,column,value,reason\n502,E-mail,not-an-email,") || !strings.Contains(csv, "\n504,exposed,shoe_size,") {
-		br.fail("errors csv", fmt.Errorf("the download link gave %q", csv))
+		br.Fail("errors csv", fmt.Errorf("the download link gave %q", csv))
 	}
 
-	br.run("back to the audience",
+	br.Run("back to the audience",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`main a[href="/audiences/%d"]`, a.ID))),
 		chromedp.WaitVisible(chromedp.ID("by-exposed")),
 	)
-	br.expect("the audience's counts", "500", "Payment card numbers", "Card expiry dates", "250", "US-CA", "person0@example.com", "plan=business")
+	br.Expect("the audience's counts", "500", "Payment card numbers", "Card expiry dates", "250", "US-CA", "person0@example.com", "plan=business")
 
-	br.run("open the segment editor",
+	br.Run("open the segment editor",
 		chromedp.Navigate(fmt.Sprintf("%s/incidents/%d/segments/new?audience=%d", srv.URL, in.ID, a.ID)),
 		chromedp.WaitVisible(chromedp.ID("f-c0-value")),
 		chromedp.SendKeys(chromedp.ID("f-c0-value"), "card_number"),
 	)
 	waitCount := func(step, want string) {
-		br.run(step, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const n = document.getElementById("count-matching"); return n && n.textContent === %q && !document.getElementById("live-count").classList.contains("stale"); })()`, want),
+		br.Run(step, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const n = document.getElementById("count-matching"); return n && n.textContent === %q && !document.getElementById("live-count").classList.contains("stale"); })()`, want),
 			chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	waitCount("every card holder counts", "500")
-	br.run("and card expiry",
+	br.Run("and card expiry",
 		chromedp.SetValue(chromedp.ID("f-c1-field"), "exposed"),
 		chromedp.SetValue(chromedp.ID("f-c1-op"), "includes"),
 		chromedp.SendKeys(chromedp.ID("f-c1-value"), "card_expiry"),
 	)
 	waitCount("the count narrows to card and expiry", "250")
-	br.run("and not on the business plan",
+	br.Run("and not on the business plan",
 		chromedp.Click(chromedp.CSS(`input[name="c2.not"]`)),
 		chromedp.SetValue(chromedp.ID("f-c2-field"), "attribute"),
 		chromedp.SendKeys(chromedp.ID("f-c2-attribute"), "plan"),
@@ -138,11 +124,11 @@ func TestBrowserAudiences(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("f-c2-value"), "business"),
 	)
 	waitCount("the count leaves out the business plan", "200")
-	br.expect("the rule in words", "200 of 500 members match", "exposed includes card_number and exposed includes card_expiry and not (attribute plan = business)")
-	br.run("save the segment",
+	br.Expect("the rule in words", "200 of 500 members match", "exposed includes card_number and exposed includes card_expiry and not (attribute plan = business)")
+	br.Run("save the segment",
 		chromedp.SendKeys(chromedp.ID("f-name"), "Card and expiry, home plan"),
 		chromedp.Click(chromedp.CSS(`button[value="save"]`)),
 		chromedp.WaitVisible(chromedp.ID("segment-counts")),
 	)
-	br.expect("the saved segment", "Saved the segment", "Card and expiry, home plan", "Affected subscribers", "200", "40%")
+	br.Expect("the saved segment", "Saved the segment", "Card and expiry, home plan", "Affected subscribers", "200", "40%")
 }

@@ -60,20 +60,28 @@ func newEnvWith(t *testing.T, db *store.DB, opt web.Options) *env {
 	svc := app.New(db, log, app.Options{})
 	e := &env{t: t, db: db, svc: svc, users: map[auth.Role]auth.User{}, sessions: map[auth.Role]string{}}
 	for _, r := range auth.Roles {
-		hash, err := auth.HashPassword(password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: string(r) + "@example.com", Name: "The " + string(r), Role: r}, hash)
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := addUser(t, db, r)
 		e.users[r] = u
 		e.sessions[r] = e.login(u.Email)
 	}
 	e.srv = httptest.NewServer(server.Handler(svc, log, server.Options{Web: opt}))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// addUser creates the user <role>@example.com, named "The <role>", who
+// signs in with password.
+func addUser(t *testing.T, db *store.DB, r auth.Role) auth.User {
+	t.Helper()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: string(r) + "@example.com", Name: "The " + string(r), Role: r}, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // login starts a session directly through the service, each from its own

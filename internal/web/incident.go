@@ -117,6 +117,7 @@ type incidentPage struct {
 	MoveTo, MoveNote, MoveError string
 	Edit                        newIncidentPage
 	Package                     responsePackage
+	Status                      statusSection
 }
 
 func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +149,10 @@ func (h *handler) showIncident(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	if err = h.loadPackage(r, p, id, &d.Package); err != nil {
+		h.fail(w, r, err, "see incidents")
+		return
+	}
+	if err = h.loadStatusSection(r, p, d.Incident, d.Timeline, &d.Status); err != nil {
 		h.fail(w, r, err, "see incidents")
 		return
 	}

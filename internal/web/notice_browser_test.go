@@ -3,9 +3,6 @@ package web_test
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/browsertest"
 	"github.com/candorhq/candor/internal/incident"
 	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/server"
@@ -30,15 +28,8 @@ func TestBrowserResponsePackage(t *testing.T) {
 	db := storetest.SQLite(t)
 	log := slog.New(slog.DiscardHandler)
 	svc := app.New(db, log, app.Options{Company: notice.Company{Name: "Example Shop"}})
-	for _, r := range []auth.Role{auth.Editor, auth.Approver} {
-		hash, err := auth.HashPassword(password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: string(r) + "@example.com", Name: "The " + string(r), Role: r}, hash); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addUser(t, db, auth.Editor)
+	addUser(t, db, auth.Approver)
 	in, err := svc.CreateIncident(ctx, auth.CLI, incident.New{Title: "Card numbers stolen", Severity: incident.Critical, Facts: incident.Facts{
 		WhatHappened: "Someone copied our customer database.", AffectedTotal: 2,
 		Exposed: []incident.DataKind{"card_number", "email"}, NotExposed: []incident.DataKind{"password_hash"},
@@ -66,86 +57,80 @@ func TestBrowserResponsePackage(t *testing.T) {
 		ids[r.Email] = r.ID
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: server.Handler(svc, log, server.Options{SecureCookies: true})}}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := serve(t, loopback(t), server.Handler(svc, log, server.Options{SecureCookies: true}))
 	incidentURL := fmt.Sprintf("%s/incidents/%d", srv.URL, in.ID)
 
-	b := newBrowser(t, srv.URL)
+	b := browsertest.New(t, srv.URL)
 	signIn(b, "editor@example.com")
-	b.run("apply the built-in playbook",
+	b.Run("apply the built-in playbook",
 		chromedp.Navigate(incidentURL),
 		chromedp.WaitVisible(chromedp.ID("h-package")),
 		chromedp.SetValue(chromedp.ID("f-playbook"), "customer-data-breach"),
 		chromedp.Click(chromedp.CSS(`form[action$="/playbook"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.package`)),
 	)
-	b.expect("ten drafts", "Drafted 10 notices", "Customer alert (affected)", "Press release", "Notice to the supervisory authority", "T+14h", "when resolved")
-	if n := get(b, "count the drafts", chromedp.Evaluate[int](`document.querySelectorAll('table.package tbody tr').length`)); n != 10 {
-		b.fail("count the drafts", fmt.Errorf("%d notices listed, want 10", n))
+	b.Expect("ten drafts", "Drafted 10 notices", "Customer alert (affected)", "Press release", "Notice to the supervisory authority", "T+14h", "when resolved")
+	if n := browsertest.Get(b, "count the drafts", chromedp.Evaluate[int](`document.querySelectorAll('table.package tbody tr').length`)); n != 10 {
+		b.Fail("count the drafts", fmt.Errorf("%d notices listed, want 10", n))
 	}
-	if n := get(b, "count draft badges", chromedp.Evaluate[int](`document.querySelectorAll('table.package .nstate-draft').length`)); n != 10 {
-		b.fail("count draft badges", fmt.Errorf("%d drafts, want 10", n))
+	if n := browsertest.Get(b, "count draft badges", chromedp.Evaluate[int](`document.querySelectorAll('table.package .nstate-draft').length`)); n != 10 {
+		b.Fail("count draft badges", fmt.Errorf("%d drafts, want 10", n))
 	}
 
-	b.run("open the customer alert's editor",
+	b.Run("open the customer alert's editor",
 		chromedp.Click(chromedp.Search(`//table[contains(@class,"package")]//a[text()="Customer alert (affected)"]`)),
 		chromedp.WaitVisible(chromedp.ID("h-review")),
 		chromedp.Click(chromedp.CSS(`a[href$="/edit"]`)),
 		chromedp.WaitVisible(chromedp.ID("f-body")),
 		chromedp.WaitVisible(chromedp.CSS(`#checks .checks-ok`)),
 	)
-	b.expect("the editor's checks pass on load", "No problems found", "Card holders")
-	noticeURL := strings.TrimSuffix(get(b, "read the editor address", chromedp.Location()), "/edit")
-	original := get(b, "read the body", chromedp.Value(chromedp.ID("f-body")))
+	b.Expect("the editor's checks pass on load", "No problems found", "Card holders")
+	noticeURL := strings.TrimSuffix(browsertest.Get(b, "read the editor address", chromedp.Location()), "/edit")
+	original := browsertest.Get(b, "read the body", chromedp.Value(chromedp.ID("f-body")))
 
 	// Type a placeholder that does not exist on line 3: the panel reports
 	// it as the author types, before anything is saved.
 	broken := strings.SplitN(original, "\n", 3)
 	broken = []string{broken[0], broken[1], "We {{.Facts.Nope}} regret this.\n" + broken[2]}
 	typeBody(b, "break the template", strings.Join(broken, "\n"))
-	b.run("the live check reports it", chromedp.WaitVisible(chromedp.CSS(`#checks .finding-error`)))
-	panel := get(b, "read the checks panel", chromedp.Text(chromedp.ID("checks")))
+	b.Run("the live check reports it", chromedp.WaitVisible(chromedp.CSS(`#checks .finding-error`)))
+	panel := browsertest.Get(b, "read the checks panel", chromedp.Text(chromedp.ID("checks")))
 	if !strings.Contains(panel, "line 3") || !strings.Contains(panel, `unknown field "Nope"`) || !strings.Contains(panel, "1 problem") {
-		b.fail("the live check", fmt.Errorf("the panel does not report the error on line 3:\n%s", panel))
+		b.Fail("the live check", fmt.Errorf("the panel does not report the error on line 3:\n%s", panel))
 	}
-	b.run("save the broken text",
+	b.Run("save the broken text",
 		chromedp.SendKeys(chromedp.ID("f-reason"), "Softer opening"),
 		chromedp.Click(chromedp.Search(`//button[starts-with(text(),"Save as version")]`)),
 		chromedp.WaitVisible(chromedp.ID("error-summary")),
 	)
-	b.expect("the save is refused with the line", "There is a problem", "line 3, column", `unknown field "Nope"`)
-	if msg := get(b, "the error sits next to the body", chromedp.Text(chromedp.ID("f-body-err"))); !strings.Contains(msg, "Line 3, column") {
-		b.fail("field error", fmt.Errorf("the body's error says %q", msg))
+	b.Expect("the save is refused with the line", "There is a problem", "line 3, column", `unknown field "Nope"`)
+	if msg := browsertest.Get(b, "the error sits next to the body", chromedp.Text(chromedp.ID("f-body-err"))); !strings.Contains(msg, "Line 3, column") {
+		b.Fail("field error", fmt.Errorf("the body's error says %q", msg))
 	}
-	if typed := get(b, "the form kept the text", chromedp.Value(chromedp.ID("f-body"))); !strings.Contains(typed, "{{.Facts.Nope}}") {
-		b.fail("form kept", fmt.Errorf("the body lost what was typed"))
+	if typed := browsertest.Get(b, "the form kept the text", chromedp.Value(chromedp.ID("f-body"))); !strings.Contains(typed, "{{.Facts.Nope}}") {
+		b.Fail("form kept", fmt.Errorf("the body lost what was typed"))
 	}
 
 	typeBody(b, "fix the template", strings.Replace(strings.Join(broken, "\n"), "{{.Facts.Nope}} ", "", 1))
-	b.run("the live check passes", chromedp.WaitVisible(chromedp.CSS(`#checks .checks-ok`)))
-	b.expect("the live check passes", "No problems found")
-	b.run("save the fixed text",
+	b.Run("the live check passes", chromedp.WaitVisible(chromedp.CSS(`#checks .checks-ok`)))
+	b.Expect("the live check passes", "No problems found")
+	b.Run("save the fixed text",
 		chromedp.Click(chromedp.Search(`//button[starts-with(text(),"Save as version")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
 	)
-	b.expect("saved", "Saved version 2", "No problems found")
+	b.Expect("saved", "Saved version 2", "No problems found")
 
-	b.run("submit for review",
+	b.Run("submit for review",
 		chromedp.Navigate(noticeURL),
 		chromedp.WaitVisible(chromedp.ID("submit-form")),
 		chromedp.Click(chromedp.CSS(`#submit-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
 	)
-	b.expect("submitted", "Submitted version 2 for review", "In review", "Needs 1 approval")
-	if n := get(b, "the author has no approve button", chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/review"], button[value="approve"]').length`)); n != 0 {
-		b.fail("no approve button", fmt.Errorf("the author sees %d review controls", n))
+	b.Expect("submitted", "Submitted version 2 for review", "In review", "Needs 1 approval")
+	if n := browsertest.Get(b, "the author has no approve button", chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/review"], button[value="approve"]').length`)); n != 0 {
+		b.Fail("no approve button", fmt.Errorf("the author sees %d review controls", n))
 	}
-	get(b, "the author forges an approval", chromedp.Evaluate[bool](`(() => {
+	browsertest.Get(b, "the author forges an approval", chromedp.Evaluate[bool](`(() => {
 		const f = document.createElement("form");
 		f.method = "post";
 		f.action = location.pathname + "/review";
@@ -159,38 +144,38 @@ func TestBrowserResponsePackage(t *testing.T) {
 		f.submit();
 		return true;
 	})()`))
-	b.run("the refusal page loads", chromedp.WaitVisible(chromedp.CSS(".error-page")))
-	b.expect("forged approval refused", "Not allowed", "Your role (editor) cannot review notices")
+	b.Run("the refusal page loads", chromedp.WaitVisible(chromedp.CSS(".error-page")))
+	b.Expect("forged approval refused", "Not allowed", "Your role (editor) cannot review notices")
 
 	// Each person signs in in a browser of their own.
-	a := newBrowser(t, srv.URL)
+	a := browsertest.New(t, srv.URL)
 	signIn(a, "approver@example.com")
-	a.run("open the review queue",
+	a.Run("open the review queue",
 		chromedp.Click(chromedp.CSS(`nav a[href="/reviews"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Review queue"]`)),
 	)
-	a.expect("the queue", "Review queue", "Customer alert (affected)", "Card numbers stolen")
-	a.run("approve",
+	a.Expect("the queue", "Review queue", "Customer alert (affected)", "Card numbers stolen")
+	a.Run("approve",
 		chromedp.Click(chromedp.Search(`//a[text()="Customer alert (affected)"]`)),
 		chromedp.WaitVisible(chromedp.ID("review-form")),
 		chromedp.SendKeys(chromedp.ID("f-comment"), "Clear and kind."),
 		chromedp.Click(chromedp.CSS(`#review-form button[value="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
 	)
-	a.expect("approved", "Approved version 2", "Approved", "approver@example.com", "Clear and kind.")
+	a.Expect("approved", "Approved version 2", "Approved", "approver@example.com", "Clear and kind.")
 
-	b = newBrowser(t, srv.URL)
+	b = browsertest.New(t, srv.URL)
 	signIn(b, "editor@example.com")
-	if c := get(b, "the unread count", chromedp.Text(chromedp.ID("unread-count"))); !strings.HasPrefix(c, "1") {
-		b.fail("unread count", fmt.Errorf("the header says %q unread, want 1", c))
+	if c := browsertest.Get(b, "the unread count", chromedp.Text(chromedp.ID("unread-count"))); !strings.HasPrefix(c, "1") {
+		b.Fail("unread count", fmt.Errorf("the header says %q unread, want 1", c))
 	}
-	b.run("open the notifications",
+	b.Run("open the notifications",
 		chromedp.Click(chromedp.CSS(`a.notif-link`)),
 		chromedp.WaitVisible(chromedp.CSS(`.notifications`)),
 	)
-	b.expect("notified", "approver@example.com approved version 2 of \"Customer alert (affected)\"", "New")
-	if n := get(b, "the count is gone", chromedp.Evaluate[int](`document.querySelectorAll('#unread-count').length`)); n != 0 {
-		b.fail("read", fmt.Errorf("the unread count is still shown"))
+	b.Expect("notified", "approver@example.com approved version 2 of \"Customer alert (affected)\"", "New")
+	if n := browsertest.Get(b, "the count is gone", chromedp.Evaluate[int](`document.querySelectorAll('#unread-count').length`)); n != 0 {
+		b.Fail("read", fmt.Errorf("the unread count is still shown"))
 	}
 
 	// The preview for each recipient shows their own exposed data.
@@ -199,7 +184,7 @@ func TestBrowserResponsePackage(t *testing.T) {
 		name  string
 		card  bool
 	}{{"bob@example.com", "Bob Baker", true}, {"alice@example.com", "Alice Able", false}} {
-		b.run("preview for "+c.name,
+		b.Run("preview for "+c.name,
 			chromedp.Navigate(noticeURL+"/preview"),
 			chromedp.WaitVisible(chromedp.ID("f-recipient")),
 			chromedp.SetValue(chromedp.ID("f-recipient"), fmt.Sprint(ids[c.email])),
@@ -207,22 +192,22 @@ func TestBrowserResponsePackage(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#preview-who[data-recipient="%d"]`, ids[c.email]))),
 			chromedp.WaitVisible(chromedp.ID("h-email")),
 		)
-		b.expect("preview for "+c.name, "For "+c.name, "the default text", "Text message", "GSM-7")
-		text := get(b, "plain text for "+c.name, chromedp.TextContent(chromedp.ID("email-text")))
-		sms := get(b, "SMS for "+c.name, chromedp.TextContent(chromedp.ID("sms-text")))
+		b.Expect("preview for "+c.name, "For "+c.name, "the default text", "Text message", "GSM-7")
+		text := browsertest.Get(b, "plain text for "+c.name, chromedp.TextContent(chromedp.ID("email-text")))
+		sms := browsertest.Get(b, "SMS for "+c.name, chromedp.TextContent(chromedp.ID("sms-text")))
 		if !strings.Contains(text, "Dear "+c.name) {
-			b.fail("plain text", fmt.Errorf("the plain text is not addressed to %s:\n%s", c.name, text))
+			b.Fail("plain text", fmt.Errorf("the plain text is not addressed to %s:\n%s", c.name, text))
 		}
 		cardLine := "They could also try to use your card."
 		if strings.Contains(text, cardLine) != c.card || strings.Contains(sms, cardLine) != c.card {
-			b.fail("exposed data", fmt.Errorf("%s: card line shown = %v, want %v:\n%s", c.name, strings.Contains(text, cardLine), c.card, text))
+			b.Fail("exposed data", fmt.Errorf("%s: card line shown = %v, want %v:\n%s", c.name, strings.Contains(text, cardLine), c.card, text))
 		}
-		src := get(b, "the email frame", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "src"))
-		frame := b.tab()
-		frame.run("open the email frame's page", chromedp.Navigate(srv.URL+src.Value), chromedp.WaitVisible(chromedp.CSS(`body`)))
-		html := get(frame, "read the email", chromedp.Text(chromedp.CSS(`body`)))
+		src := browsertest.Get(b, "the email frame", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "src"))
+		frame := b.Tab()
+		frame.Run("open the email frame's page", chromedp.Navigate(srv.URL+src.Value), chromedp.WaitVisible(chromedp.CSS(`body`)))
+		html := browsertest.Get(frame, "read the email", chromedp.Text(chromedp.CSS(`body`)))
 		if !strings.Contains(html, "Dear "+c.name) || strings.Contains(html, cardLine) != c.card {
-			frame.fail("email html", fmt.Errorf("the email for %s says:\n%s", c.name, html))
+			frame.Fail("email html", fmt.Errorf("the email for %s says:\n%s", c.name, html))
 		}
 	}
 	v, err := svc.NoticeVersion(ctx, auth.CLI, mustNoticeID(t, noticeURL), 0)
@@ -231,18 +216,11 @@ func TestBrowserResponsePackage(t *testing.T) {
 	}
 }
 
-// signIn signs in and waits for a page only a signed-in person sees (the
-// sign-in page has an h1 too, so waiting for one races the form's post).
-func signIn(b *browser, email string) {
-	b.t.Helper()
-	b.login(email)
-}
-
 // typeBody replaces the notice body as typing would: the value changes and
 // an input event fires.
-func typeBody(b *browser, step, text string) {
-	b.t.Helper()
-	get(b, step, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const t = document.getElementById("f-body"); t.value = %q; t.dispatchEvent(new Event("input", {bubbles: true})); return true; })()`, text)))
+func typeBody(b *browsertest.Browser, step, text string) {
+	b.T.Helper()
+	browsertest.Get(b, step, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const t = document.getElementById("f-body"); t.value = %q; t.dispatchEvent(new Event("input", {bubbles: true})); return true; })()`, text)))
 }
 
 func mustNoticeID(t *testing.T, u string) int64 {

@@ -346,19 +346,7 @@ func (h *handler) loadSending(r *http.Request, p auth.Principal, d *noticePage) 
 // service checks the permission again; checking it first tells a refused
 // role from a refused text (an unapproved version is EFORBIDDEN too).
 func (h *handler) sending(w http.ResponseWriter, r *http.Request, what string) (auth.Principal, int64, bool) {
-	p, ok := h.action(w, r)
-	if !ok {
-		return p, 0, false
-	}
-	id, ok := h.pathID(w, r, "id")
-	if !ok {
-		return p, 0, false
-	}
-	if !p.Role.Can(auth.SendNotice) {
-		h.forbidden(w, r, what)
-		return p, 0, false
-	}
-	return p, id, true
+	return h.allowedID(w, r, true, auth.SendNotice, what)
 }
 
 // releaseNotice sends (or schedules) the approved version of a notice to

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/browsertest"
 	"github.com/candorhq/candor/internal/delivery"
 	"github.com/candorhq/candor/internal/dispatch"
 	"github.com/candorhq/candor/internal/incident"
@@ -45,14 +43,7 @@ func TestBrowserRelease(t *testing.T) {
 	db := storetest.SQLite(t)
 	log := slog.New(slog.DiscardHandler)
 	svc := app.New(db, log, app.Options{Company: notice.Company{Name: "Example Shop"}})
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	approver, err := db.CreateUser(ctx, auth.CLI, auth.NewUser{Email: "approver@example.com", Name: "The approver", Role: auth.Approver}, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
+	approver := addUser(t, db, auth.Approver)
 	in, err := svc.CreateIncident(ctx, auth.CLI, incident.New{Title: "Card numbers stolen", Severity: incident.Critical,
 		Facts: incident.Facts{WhatHappened: "Someone copied our customer database.", AffectedTotal: 40}})
 	if err != nil {
@@ -103,78 +94,72 @@ func TestBrowserRelease(t *testing.T) {
 	}()
 	t.Cleanup(func() { stop(); <-done })
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: server.Handler(svc, log, server.Options{SecureCookies: true})}}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := serve(t, loopback(t), server.Handler(svc, log, server.Options{SecureCookies: true}))
 
-	b := newBrowser(t, srv.URL)
+	b := browsertest.New(t, srv.URL)
 	signIn(b, "approver@example.com")
-	b.run("open the approved notice",
+	b.Run("open the approved notice",
 		chromedp.Navigate(fmt.Sprintf("%s/notices/%d", srv.URL, n.ID)),
 		chromedp.WaitVisible(chromedp.ID("send-form")),
 	)
-	b.expect("the send card", "Send by email", "Approved version 1 of “Customer alert” to the audience “Card holders”", "40", "Only approved version 1 is sent",
+	b.Expect("the send card", "Send by email", "Approved version 1 of “Customer alert” to the audience “Card holders”", "40", "Only approved version 1 is sent",
 		"Send to 40 recipients now", "Schedule for later instead")
 
 	// Unconfirmed, the browser does not send the form.
-	b.run("press send without confirming", chromedp.Click(chromedp.ID("send-now")), chromedp.Sleep(300*time.Millisecond))
+	b.Run("press send without confirming", chromedp.Click(chromedp.ID("send-now")), chromedp.Sleep(300*time.Millisecond))
 	if ps, _ := svc.Releases(ctx, auth.CLI, n.ID); len(ps) != 0 {
-		b.fail("unconfirmed send", fmt.Errorf("%d releases were made without the confirmation", len(ps)))
+		b.Fail("unconfirmed send", fmt.Errorf("%d releases were made without the confirmation", len(ps)))
 	}
-	if invalid := get(b, "the checkbox is invalid", chromedp.Evaluate[bool](`!document.getElementById("f-confirm").checkValidity()`)); !invalid {
-		b.fail("unconfirmed send", fmt.Errorf("the confirmation checkbox is not required"))
+	if invalid := browsertest.Get(b, "the checkbox is invalid", chromedp.Evaluate[bool](`!document.getElementById("f-confirm").checkValidity()`)); !invalid {
+		b.Fail("unconfirmed send", fmt.Errorf("the confirmation checkbox is not required"))
 	}
 
-	b.run("confirm and send",
+	b.Run("confirm and send",
 		chromedp.Click(chromedp.ID("f-confirm")),
 		chromedp.Click(chromedp.ID("send-now")),
 		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
 		chromedp.WaitVisible(chromedp.CSS(`progress.release-bar`)),
 	)
-	b.expect("sending", "Sending version 1 to 40 recipients", "Releases", "Release 1: version 1 by email")
-	first := get(b, "the bar when the page loaded", chromedp.Evaluate[int](`document.querySelector("progress.release-bar").value`))
+	b.Expect("sending", "Sending version 1 to 40 recipients", "Releases", "Release 1: version 1 by email")
+	first := browsertest.Get(b, "the bar when the page loaded", chromedp.Evaluate[int](`document.querySelector("progress.release-bar").value`))
 	if first >= 100 {
-		b.fail("live progress", fmt.Errorf("the release finished before the page loaded (%d%%); the test cannot see the bar move", first))
+		b.Fail("live progress", fmt.Errorf("the release finished before the page loaded (%d%%); the test cannot see the bar move", first))
 	}
 	// A marker that a reload would wipe out.
-	get(b, "mark the page", chromedp.Evaluate[bool](`window.__notReloaded = true`))
-	pct := get(b, "the bar reaches 100%", chromedp.Poll[int](`(() => {
+	browsertest.Get(b, "mark the page", chromedp.Evaluate[bool](`window.__notReloaded = true`))
+	pct := browsertest.Get(b, "the bar reaches 100%", chromedp.Poll[int](`(() => {
 		const bar = document.querySelector("progress.release-bar");
 		return bar && bar.value === 100 && bar.closest("[data-release-progress]").dataset.state === "done" ? bar.value : 0;
 	})()`, chromedp.WithPollingTimeout(30*time.Second)))
 	if pct != 100 {
-		b.fail("bar", fmt.Errorf("the bar stopped at %d", pct))
+		b.Fail("bar", fmt.Errorf("the bar stopped at %d", pct))
 	}
-	if kept := get(b, "the page was not reloaded", chromedp.Evaluate[bool](`window.__notReloaded === true`)); !kept {
-		b.fail("no reload", fmt.Errorf("the page reloaded to show the progress"))
+	if kept := browsertest.Get(b, "the page was not reloaded", chromedp.Evaluate[bool](`window.__notReloaded === true`)); !kept {
+		b.Fail("no reload", fmt.Errorf("the page reloaded to show the progress"))
 	}
-	label := get(b, "the state label", chromedp.Text(chromedp.CSS(`[data-field="label-text"]`)))
-	big := get(b, "the big percentage", chromedp.Text(chromedp.CSS(`[data-field="percent"]`)))
-	sent := get(b, "the sent count", chromedp.Text(chromedp.CSS(`[data-count="sent"]`)))
-	finished := get(b, "the finished count", chromedp.Text(chromedp.CSS(`[data-field="finished"]`)))
+	label := browsertest.Get(b, "the state label", chromedp.Text(chromedp.CSS(`[data-field="label-text"]`)))
+	big := browsertest.Get(b, "the big percentage", chromedp.Text(chromedp.CSS(`[data-field="percent"]`)))
+	sent := browsertest.Get(b, "the sent count", chromedp.Text(chromedp.CSS(`[data-count="sent"]`)))
+	finished := browsertest.Get(b, "the finished count", chromedp.Text(chromedp.CSS(`[data-field="finished"]`)))
 	if label != "Done" || big != "100%" || sent != "40" || finished != "40" {
-		b.fail("finished", fmt.Errorf("label %q, percentage %q, sent %q, finished %q; want Done, 100%%, 40, 40", label, big, sent, finished))
+		b.Fail("finished", fmt.Errorf("label %q, percentage %q, sent %q, finished %q; want Done, 100%%, 40, 40", label, big, sent, finished))
 	}
-	b.expect("finished", "Finished: every message has reached a final state.")
-	if n := get(b, "the controls are hidden", chromedp.Evaluate[int](`[...document.querySelectorAll("[data-release-progress] [data-when]")].filter(e => !e.hidden).length`)); n != 0 {
-		b.fail("controls", fmt.Errorf("%d pause, resume or cancel controls are still shown for a finished release", n))
+	b.Expect("finished", "Finished: every message has reached a final state.")
+	if n := browsertest.Get(b, "the controls are hidden", chromedp.Evaluate[int](`[...document.querySelectorAll("[data-release-progress] [data-when]")].filter(e => !e.hidden).length`)); n != 0 {
+		b.Fail("controls", fmt.Errorf("%d pause, resume or cancel controls are still shown for a finished release", n))
 	}
 
-	b.run("open the ledger",
+	b.Run("open the ledger",
 		chromedp.Click(chromedp.CSS(`a[href$="#h-ledger"]`)),
 		chromedp.WaitVisible(chromedp.ID("h-ledger")),
 	)
-	b.expect("ledger", "Release 1: Customer alert", "Done", "holder00@example.com", "Sent (40)")
-	b.run("look up a recipient",
+	b.Expect("ledger", "Release 1: Customer alert", "Done", "holder00@example.com", "Sent (40)")
+	b.Run("look up a recipient",
 		chromedp.Click(chromedp.CSS(`nav a[href="/deliveries"]`)),
 		chromedp.WaitVisible(chromedp.ID("f-address")),
 		chromedp.SendKeys(chromedp.ID("f-address"), "Holder07@example.com"),
 		chromedp.Submit(chromedp.ID("f-address")),
 		chromedp.WaitVisible(chromedp.ID("h-results")),
 	)
-	b.expect("lookup", "Sent to Holder07@example.com", "Customer alert", "Sent", "@candor.invalid>")
+	b.Expect("lookup", "Sent to Holder07@example.com", "Customer alert", "Sent", "@candor.invalid>")
 }

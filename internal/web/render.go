@@ -22,6 +22,7 @@ import (
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/httpauth"
 	"github.com/candorhq/candor/internal/incident"
+	"github.com/candorhq/candor/internal/status"
 )
 
 type pageTemplate = template.Template
@@ -111,6 +112,8 @@ type page struct {
 	Unread int
 	// Mailbox: a demo mailbox is configured, so the menu links to it.
 	Mailbox bool
+	// Quiet is the quiet period while it is on, shown in the header.
+	Quiet *status.Quiet
 }
 
 func (p page) CanEdit() bool { return p.User.Role.Can(auth.EditIncident) }
@@ -130,6 +133,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if pg.Signed {
 		// A failure to count leaves the badge off; the page still renders.
 		_, pg.Unread, _ = h.svc.Notifications(r.Context(), pg.User)
+		pg.Quiet = h.quietPeriod()
 	}
 	if pg.Flash == nil {
 		pg.Flash = h.takeFlash(w, r)
@@ -248,13 +252,21 @@ func (h *handler) csrfFailed(w http.ResponseWriter, r *http.Request) {
 		"This happens when a form was opened before you signed in again, or in another browser session.")
 }
 
-// pathID reads a positive integer path value, answering 400 when it is not.
 // editing starts a handler that changes (or shows the form to change)
 // the object named by the {id} path value: it signs the user in — for a
 // post, also reading the form and checking its CSRF token — parses the id,
 // and refuses a role that may not edit, naming what it tried to do. It
 // writes the answer itself and returns false when the handler must stop.
 func (h *handler) editing(w http.ResponseWriter, r *http.Request, post bool, what string) (auth.Principal, int64, bool) {
+	return h.allowedID(w, r, post, auth.EditIncident, what)
+}
+
+// allowedID is how editing, publishing and sending start: it signs the
+// user in (for a post, also reading the form and checking its CSRF token),
+// parses the {id} path value, and refuses a role without perm, naming
+// what it tried to do. It writes the answer itself and returns false when
+// the handler must stop.
+func (h *handler) allowedID(w http.ResponseWriter, r *http.Request, post bool, perm auth.Permission, what string) (auth.Principal, int64, bool) {
 	var p auth.Principal
 	var ok bool
 	if post {
@@ -269,13 +281,14 @@ func (h *handler) editing(w http.ResponseWriter, r *http.Request, post bool, wha
 	if !ok {
 		return p, 0, false
 	}
-	if !p.Role.Can(auth.EditIncident) {
+	if !p.Role.Can(perm) {
 		h.forbidden(w, r, what)
 		return p, 0, false
 	}
 	return p, id, true
 }
 
+// pathID reads a positive integer path value, answering 400 when it is not.
 func (h *handler) pathID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id < 1 {

@@ -179,7 +179,7 @@ func roleCases(e *env) []roleCase {
 		}},
 		{"GET /audit", admins, http.StatusOK, 0, get("/audit")},
 		{"POST /audit/verify", admins, http.StatusSeeOther, 0, get("/audit/verify")},
-	}, slices.Concat(noticeRoleCases(e), releaseRoleCases(e), mailboxRoleCases(e))...)
+	}, slices.Concat(noticeRoleCases(e), releaseRoleCases(e), mailboxRoleCases(e), publicRoleCases(e))...)
 }
 
 // TestEveryRouteEnforcesRoles sends every UI route as every role: anonymous

@@ -13,6 +13,7 @@ import (
 
 	"github.com/candorhq/candor/internal/audience"
 	"github.com/candorhq/candor/internal/auth"
+	"github.com/candorhq/candor/internal/browsertest"
 	"github.com/candorhq/candor/internal/dispatch"
 	"github.com/candorhq/candor/internal/email"
 	"github.com/candorhq/candor/internal/email/mailbox"
@@ -136,47 +137,47 @@ func TestBrowserSendToMailbox(t *testing.T) {
 	}()
 	t.Cleanup(func() { stop(); <-done })
 
-	b := newBrowser(t, e.srv.URL)
+	b := browsertest.New(t, e.srv.URL)
 	signIn(b, "approver@example.com")
-	b.run("open the approved notice",
+	b.Run("open the approved notice",
 		chromedp.Navigate(fmt.Sprintf("%s/notices/%d", e.srv.URL, n.ID)),
 		chromedp.WaitVisible(chromedp.ID("send-form")),
 	)
-	b.expect("the send card", "Send by email", "Approved version 1 of “Customer alert” to the audience “Affected customers”", "Send to 60 recipients now")
-	if strings.Contains(b.text("the send card"), "No Candor process is sending") {
+	b.Expect("the send card", "Send by email", "Approved version 1 of “Customer alert” to the audience “Affected customers”", "Send to 60 recipients now")
+	if strings.Contains(b.Text("the send card"), "No Candor process is sending") {
 		t.Error("the send card says nothing is sending while a dispatcher runs")
 	}
-	b.run("confirm and send",
+	b.Run("confirm and send",
 		chromedp.Click(chromedp.ID("f-confirm")),
 		chromedp.Click(chromedp.ID("send-now")),
 		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
 		chromedp.WaitVisible(chromedp.CSS(`progress.release-bar`)),
 	)
-	b.expect("sending", "Sending version 1 to 60 recipients", "Release 1: version 1 by email")
+	b.Expect("sending", "Sending version 1 to 60 recipients", "Release 1: version 1 by email")
 	// A marker that a reload would wipe out.
-	get(b, "mark the page", chromedp.Evaluate[bool](`window.__notReloaded = true`))
-	first := get(b, "the bar when the page loaded", chromedp.Evaluate[int](`document.querySelector("progress.release-bar").value`))
-	pct := get(b, "the bar reaches 100%", chromedp.Poll[int](`(() => {
+	browsertest.Get(b, "mark the page", chromedp.Evaluate[bool](`window.__notReloaded = true`))
+	first := browsertest.Get(b, "the bar when the page loaded", chromedp.Evaluate[int](`document.querySelector("progress.release-bar").value`))
+	pct := browsertest.Get(b, "the bar reaches 100%", chromedp.Poll[int](`(() => {
 		const bar = document.querySelector("progress.release-bar");
 		return bar && bar.value === 100 && bar.closest("[data-release-progress]").dataset.state === "done" ? bar.value : 0;
 	})()`, chromedp.WithPollingTimeout(30*time.Second)))
 	if pct != 100 {
-		b.fail("bar", fmt.Errorf("the bar stopped at %d", pct))
+		b.Fail("bar", fmt.Errorf("the bar stopped at %d", pct))
 	}
-	if kept := get(b, "the page was not reloaded", chromedp.Evaluate[bool](`window.__notReloaded === true`)); !kept {
-		b.fail("no reload", fmt.Errorf("the page reloaded to show the progress"))
+	if kept := browsertest.Get(b, "the page was not reloaded", chromedp.Evaluate[bool](`window.__notReloaded === true`)); !kept {
+		b.Fail("no reload", fmt.Errorf("the page reloaded to show the progress"))
 	}
 	if first < 100 {
 		t.Logf("the bar moved from %d%% to 100%% in the page", first)
 	} else {
 		t.Logf("the release had finished when the page loaded")
 	}
-	label := get(b, "the state label", chromedp.Text(chromedp.CSS(`[data-field="label-text"]`)))
-	big := get(b, "the big percentage", chromedp.Text(chromedp.CSS(`[data-field="percent"]`)))
-	sent := get(b, "the sent count", chromedp.Text(chromedp.CSS(`[data-count="sent"]`)))
-	finished := get(b, "the finished count", chromedp.Text(chromedp.CSS(`[data-field="finished"]`)))
+	label := browsertest.Get(b, "the state label", chromedp.Text(chromedp.CSS(`[data-field="label-text"]`)))
+	big := browsertest.Get(b, "the big percentage", chromedp.Text(chromedp.CSS(`[data-field="percent"]`)))
+	sent := browsertest.Get(b, "the sent count", chromedp.Text(chromedp.CSS(`[data-count="sent"]`)))
+	finished := browsertest.Get(b, "the finished count", chromedp.Text(chromedp.CSS(`[data-field="finished"]`)))
 	if label != "Done" || big != "100%" || sent != "60" || finished != "60" {
-		b.fail("finished", fmt.Errorf("label %q, percentage %q, sent %q, finished %q; want Done, 100%%, 60, 60", label, big, sent, finished))
+		b.Fail("finished", fmt.Errorf("label %q, percentage %q, sent %q, finished %q; want Done, 100%%, 60, 60", label, big, sent, finished))
 	}
 
 	// The mailbox got exactly one message per member, each addressed to
@@ -228,67 +229,67 @@ func TestBrowserSendToMailbox(t *testing.T) {
 	if !who.card || other.card {
 		t.Fatalf("the test's recipients changed: %+v %+v", who, other)
 	}
-	b.run("look up a recipient",
+	b.Run("look up a recipient",
 		chromedp.Click(chromedp.CSS(`nav a[href="/deliveries"]`)),
 		chromedp.WaitVisible(chromedp.ID("f-address")),
 		chromedp.SendKeys(chromedp.ID("f-address"), strings.ToUpper(who.addr[:1])+who.addr[1:]),
 		chromedp.Submit(chromedp.ID("f-address")),
 		chromedp.WaitVisible(chromedp.ID("h-results")),
 	)
-	b.expect("lookup", "Customer alert", "Sent", "@example.com>")
-	if rows := get(b, "count the ledger rows", chromedp.Evaluate[int](`document.querySelectorAll("table.ledger tbody tr").length`)); rows != 1 {
-		b.fail("lookup", fmt.Errorf("%d deliveries listed for %s, want 1", rows, who.addr))
+	b.Expect("lookup", "Customer alert", "Sent", "@example.com>")
+	if rows := browsertest.Get(b, "count the ledger rows", chromedp.Evaluate[int](`document.querySelectorAll("table.ledger tbody tr").length`)); rows != 1 {
+		b.Fail("lookup", fmt.Errorf("%d deliveries listed for %s, want 1", rows, who.addr))
 	}
-	mid := get(b, "read the Message-ID", chromedp.Text(chromedp.CSS(`table.ledger a.mid-link code.mid`)))
+	mid := browsertest.Get(b, "read the Message-ID", chromedp.Text(chromedp.CSS(`table.ledger a.mid-link code.mid`)))
 	want, ok := mb.ByMessageID(mid)
 	if !ok || len(want.To) != 1 || !strings.EqualFold(want.To[0], who.addr) {
-		b.fail("lookup", fmt.Errorf("the ledger's Message-ID %q is not the mailbox's message to %s (found %v: %+v)", mid, who.addr, ok, want))
+		b.Fail("lookup", fmt.Errorf("the ledger's Message-ID %q is not the mailbox's message to %s (found %v: %+v)", mid, who.addr, ok, want))
 	}
-	b.run("follow the Message-ID to the demo mailbox",
+	b.Run("follow the Message-ID to the demo mailbox",
 		chromedp.Click(chromedp.CSS(`table.ledger a.mid-link`)),
 		chromedp.WaitVisible(chromedp.ID("h-envelope")),
 		chromedp.WaitVisible(chromedp.ID("mail-text")),
 	)
-	if loc := get(b, "the message's address", chromedp.Location()); !strings.HasSuffix(loc, fmt.Sprintf("/mailbox/%d", want.ID)) {
-		b.fail("mailbox message", fmt.Errorf("the link led to %s, want /mailbox/%d", loc, want.ID))
+	if loc := browsertest.Get(b, "the message's address", chromedp.Location()); !strings.HasSuffix(loc, fmt.Sprintf("/mailbox/%d", want.ID)) {
+		b.Fail("mailbox message", fmt.Errorf("the link led to %s, want /mailbox/%d", loc, want.ID))
 	}
-	subject := get(b, "the subject", chromedp.Text(chromedp.CSS(`main h1`)))
+	subject := browsertest.Get(b, "the subject", chromedp.Text(chromedp.CSS(`main h1`)))
 	if subject != who.name+", about your account" {
-		b.fail("subject", fmt.Errorf("the message page's subject is %q, want %q", subject, who.name+", about your account"))
+		b.Fail("subject", fmt.Errorf("the message page's subject is %q, want %q", subject, who.name+", about your account"))
 	}
-	b.expect("the envelope", "Example Security", who.addr, mid)
-	text := get(b, "the plain text", chromedp.TextContent(chromedp.ID("mail-text")))
+	b.Expect("the envelope", "Example Security", who.addr, mid)
+	text := browsertest.Get(b, "the plain text", chromedp.TextContent(chromedp.ID("mail-text")))
 	cardLine := "The information taken about you: card expiry dates and payment card numbers."
 	if !strings.Contains(text, "Dear "+who.name+",") || !strings.Contains(text, cardLine) || !strings.Contains(text, "Someone copied our customer database.") {
-		b.fail("plain text", fmt.Errorf("the plain text is not %s's own:\n%s", who.name, text))
+		b.Fail("plain text", fmt.Errorf("the plain text is not %s's own:\n%s", who.name, text))
 	}
 	if strings.Contains(text, other.name) {
-		b.fail("plain text", fmt.Errorf("%s's message names %s:\n%s", who.name, other.name, text))
+		b.Fail("plain text", fmt.Errorf("%s's message names %s:\n%s", who.name, other.name, text))
 	}
-	src := get(b, "the HTML frame", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "src"))
-	sandbox := get(b, "the frame's sandbox", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "sandbox"))
+	src := browsertest.Get(b, "the HTML frame", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "src"))
+	sandbox := browsertest.Get(b, "the frame's sandbox", chromedp.AttributeValue(chromedp.CSS(`iframe.email-frame`), "sandbox"))
 	if !src.Exists || src.Value != fmt.Sprintf("/mailbox/%d/html", want.ID) || !sandbox.Exists || sandbox.Value != "" {
-		b.fail("frame", fmt.Errorf("the iframe has src %+v and sandbox %+v; want /mailbox/%d/html and a sandbox allowing nothing", src, sandbox, want.ID))
+		b.Fail("frame", fmt.Errorf("the iframe has src %+v and sandbox %+v; want /mailbox/%d/html and a sandbox allowing nothing", src, sandbox, want.ID))
 	}
 	// The frame is sandboxed without allow-same-origin, so the page cannot
 	// read it; open its address in another tab of the same session.
-	frame := b.tab()
-	frame.run("open the frame's page", chromedp.Navigate(e.srv.URL+src.Value), chromedp.WaitVisible(chromedp.CSS(`body`)))
-	html := get(frame, "read the HTML", chromedp.Text(chromedp.CSS(`body`)))
+	frame := b.Tab()
+	frame.Run("open the frame's page", chromedp.Navigate(e.srv.URL+src.Value), chromedp.WaitVisible(chromedp.CSS(`body`)))
+	html := browsertest.Get(frame, "read the HTML", chromedp.Text(chromedp.CSS(`body`)))
 	if !strings.Contains(html, "Dear "+who.name+",") || !strings.Contains(html, cardLine) || strings.Contains(html, other.name) {
-		frame.fail("HTML", fmt.Errorf("the HTML is not %s's own:\n%s", who.name, html))
+		frame.Fail("HTML", fmt.Errorf("the HTML is not %s's own:\n%s", who.name, html))
 	}
 
 	// The member next door got their own text, with their own exposed data.
-	b.run("open another member's message",
+	b.Run("open another member's message",
 		chromedp.Navigate(fmt.Sprintf("%s/deliveries?address=%s", e.srv.URL, other.addr)),
 		chromedp.WaitVisible(chromedp.ID("h-results")),
 		chromedp.Click(chromedp.CSS(`table.ledger a.mid-link`)),
 		chromedp.WaitVisible(chromedp.ID("mail-text")),
 	)
-	text = get(b, "the other plain text", chromedp.TextContent(chromedp.ID("mail-text")))
+	text = browsertest.Get(b, "the other plain text", chromedp.TextContent(chromedp.ID("mail-text")))
 	if !strings.Contains(text, "Dear "+other.name+",") || !strings.Contains(text, "The information taken about you: email addresses.") || strings.Contains(text, who.name) {
-		b.fail("other plain text", fmt.Errorf("the plain text is not %s's own:\n%s", other.name, text))
+		b.Fail("other plain text", fmt.Errorf("the plain text is not %s's own:\n%s", other.name, text))
 	}
 	t.Logf("sent %d messages through SMTP and checked them in %s", len(members), time.Since(start).Round(time.Millisecond))
 }

@@ -2,8 +2,10 @@
 // opens incidents, records and corrects their facts, moves them through their
 // states, prepares audiences (importing recipients from CSV, attaching
 // standing lists) and segments, sends approved notices and follows their
-// delivery in the ledger (with a demo mailbox when one is configured), and,
-// as admins, manages users, API tokens and the audit log.
+// delivery in the ledger (with a demo mailbox when one is configured),
+// publishes updates to the public status page and follows its subscribers
+// and quiet period, and, as admins, manages users, API tokens and the audit
+// log.
 //
 // Pages are html/template files embedded in the binary and parsed when the
 // handler is built, so a broken template stops the server at start-up rather
@@ -22,6 +24,8 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/email/mailbox"
 	"github.com/candorhq/candor/internal/httpauth"
+	"github.com/candorhq/candor/internal/public"
+	"github.com/candorhq/candor/internal/status"
 )
 
 //go:embed templates/*.html
@@ -52,6 +56,9 @@ func New(svc *app.Service, authn *httpauth.Authenticator, log *slog.Logger, opt 
 	if m, ok := opt.Mailbox.(*mailbox.Mailbox); ok && m == nil {
 		opt.Mailbox = nil // a nil *mailbox.Mailbox is no mailbox
 	}
+	if s, ok := opt.Public.(*public.Site); ok && s == nil {
+		opt.Public = nil // a nil *public.Site is no status page
+	}
 	h := &handler{svc: svc, authn: authn, log: log.With("component", "web"), opt: opt}
 	var err error
 	if h.pages, err = parsePages(); err != nil {
@@ -76,6 +83,10 @@ type Options struct {
 	// Mailbox, when set, adds the demo mailbox's pages to the menu and
 	// links each sent message in the ledger to its copy there.
 	Mailbox Mailbox
+	// Public, when set, is the status page this process serves: its
+	// snapshot tells the UI whether the quiet period is on and how each
+	// service is doing. Without it those are not shown.
+	Public interface{ Snapshot() *status.Snapshot }
 }
 
 // routes registers every page and action. Routes reads the same list, so the
@@ -118,6 +129,7 @@ func (h *handler) routes(handle func(pattern string, fn func(http.ResponseWriter
 
 	h.noticeRoutes(handle)
 	h.releaseRoutes(handle)
+	h.publicRoutes(handle)
 
 	handle("GET /users", h.users)
 	handle("POST /users", h.createUser)
