@@ -30,6 +30,14 @@ func sameEmail(tb testing.TB, label string, t *Template, m *Mailer, d Data) {
 		want, werr = t.Email(d)
 		got, gerr = m.Email(d)
 	}
+	if timedOut(werr) != timedOut(gerr) {
+		// Still out of wall time on one side only: the Mailer keeps the
+		// rendering it made earlier, when the machine was less busy, so
+		// the two cannot be compared now. The step budget, which is
+		// deterministic, is compared like everything else.
+		tb.Logf("%s: skipped, one side ran out of wall time on a loaded machine (Template: %v; Mailer: %v)", label, werr, gerr)
+		return
+	}
 	if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
 		tb.Fatalf("%s: errors differ:\nTemplate.Email: %v\nMailer.Email:   %v", label, werr, gerr)
 	}
