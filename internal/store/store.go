@@ -32,6 +32,13 @@ type DB struct {
 	log     *slog.Logger
 	// Now is the clock every stored time comes from; tests replace it.
 	Now func() time.Time
+	// writer, on SQLite, is held by the process's one writer at a time.
+	// SQLite allows one writer; a writer that waits on the database's
+	// own lock sleeps and retries, and can be overtaken again and again
+	// by a busy worker's next transaction (a person's "Cancel" waiting
+	// behind a send to a million). Waiting here instead is first come,
+	// first served. Other processes still wait on SQLite's lock.
+	writer chan struct{}
 }
 
 // Open connects to the database named by dsn: a postgres:// or
@@ -60,6 +67,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 			// serialised by SQLite itself (BEGIN IMMEDIATE + busy timeout).
 			db.sql.SetMaxOpenConns(8)
 			db.sql.SetMaxIdleConns(8)
+			db.writer = make(chan struct{}, 1)
 		}
 	}
 	if err != nil {
@@ -146,7 +154,30 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := db.lockWriter(ctx); err != nil {
+		return nil, err
+	}
+	defer db.unlockWriter()
 	return db.sql.ExecContext(ctx, db.dialect.rebind(q), args...)
+}
+
+// lockWriter waits for the process's turn to write (SQLite only).
+func (db *DB) lockWriter(ctx context.Context) error {
+	if db.writer == nil {
+		return nil
+	}
+	select {
+	case db.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) unlockWriter() {
+	if db.writer != nil {
+		<-db.writer
+	}
 }
 
 // inTx runs fn in a transaction, committing when it returns nil and rolling
@@ -166,6 +197,10 @@ func (db *DB) inTx(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(*Tx) error) (err error) {
+	if err := db.lockWriter(ctx); err != nil {
+		return err
+	}
+	defer db.unlockWriter()
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
