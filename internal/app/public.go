@@ -170,6 +170,27 @@ func (s *Service) Updates(ctx context.Context, p auth.Principal, incidentID int6
 	return s.db.FindUpdates(ctx, incidentID)
 }
 
+// PublishedNotice is what the status page shows of a notice: the version
+// published, when and by whom (ok false: nothing of it is published).
+type PublishedNotice struct {
+	Version int
+	At      time.Time
+	By      string
+}
+
+// PublishedNotice says whether, and which version of, a notice is shown on
+// the status page.
+func (s *Service) PublishedNotice(ctx context.Context, p auth.Principal, noticeID int64) (PublishedNotice, bool, error) {
+	if err := p.Require(auth.Read); err != nil {
+		return PublishedNotice{}, false, err
+	}
+	d, by, ok, err := s.db.FindPublicDocument(ctx, noticeID)
+	if err != nil || !ok {
+		return PublishedNotice{}, false, err
+	}
+	return PublishedNotice{Version: d.Version, At: d.PublishedAt, By: by}, true, nil
+}
+
 // Update returns one update.
 func (s *Service) Update(ctx context.Context, p auth.Principal, id int64) (store.UpdateInfo, error) {
 	if err := p.Require(auth.Read); err != nil {

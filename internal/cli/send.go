@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/config"
 	"github.com/candorhq/candor/internal/delivery"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/store"
 )
 
@@ -27,6 +29,7 @@ const sendUsage = `Usage:
   candor send cancel --release ID --reason TEXT
   candor send log --address EMAIL             what did this person receive, and when?
   candor send log --release ID [--state failed]
+  candor send release --notice ID --channel status_page   show it on the status page
 
 "release" sends an approved notice to everyone in its audience: it writes
 one row per person into the delivery ledger, and the workers of every
@@ -34,7 +37,8 @@ running "candor serve" send them (start one if none is running). Only an
 approved version can be released. Releasing the same version again adds only
 people who joined the audience since. --at schedules it (RFC 3339, e.g.
 2026-11-24T05:00:00Z, or a duration from now like 14h); a schedule survives
-restarts.
+restarts. --channel status_page publishes the approved text on the public
+status page instead (the notice must be written for it); it shows at once.
 
 "status --watch" draws a progress bar until the release is done, paused or
 cancelled. "pause" stops sending (messages in flight finish); "resume" goes
@@ -58,7 +62,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	l := config.Register(fs, config.Database)
 	var noticeID, releaseID *int64
 	var version *int
-	var at, reason, address, state *string
+	var at, reason, address, state, channel *string
 	var watch *bool
 	switch sub {
 	case "release":
@@ -66,6 +70,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		version = fs.Int("version", 0, "the approved version to send (default: the newest approved)")
 		at = fs.String("at", "", "when to start: an RFC 3339 time or a duration from now (default: now)")
 		watch = fs.Bool("watch", false, "follow the release with a progress bar until it is done")
+		channel = fs.String("channel", "email", "email, or status_page to publish it on the public status page")
 	case "status":
 		releaseID = fs.Int64("release", 0, "the release")
 		watch = fs.Bool("watch", false, "follow the release with a progress bar until it is done")
@@ -93,6 +98,8 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return usagef("give --address (what did this person receive?) or --release")
 	case sub != "log" && releaseID != nil && *releaseID <= 0:
 		return usagef("--release is required (candor send list --notice ID shows a notice's releases)")
+	case channel != nil && !slices.Contains(notice.Channels, notice.Channel(*channel)):
+		return usagef("--channel %q: use email or status_page", *channel)
 	case sub == "cancel" && strings.TrimSpace(*reason) == "":
 		return usagef("--reason is required: say why the release is cancelled")
 	}
@@ -110,9 +117,13 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	defer done()
 	switch sub {
 	case "release":
-		rel, added, err := svc.ReleaseNotice(ctx, auth.CLI, *noticeID, app.ReleaseRequest{Version: *version, StartAt: startAt})
+		rel, added, err := svc.ReleaseNotice(ctx, auth.CLI, *noticeID, app.ReleaseRequest{Version: *version, StartAt: startAt, Channel: notice.Channel(*channel)})
 		if err != nil {
 			return err
+		}
+		if notice.Channel(*channel) == notice.ChannelStatusPage {
+			fmt.Fprintf(env.Stdout, "published version %d of notice %d on the status page\n", rel.Version, rel.NoticeID)
+			return nil
 		}
 		fmt.Fprintf(env.Stdout, "release %d: version %d of notice %d, %s recipients new to the ledger, %s\n", rel.ID, rel.Version, rel.NoticeID, group(added), describeRelease(rel))
 		if n, err := svc.DB().LiveWorkers(ctx, 30*time.Second); err == nil && n == 0 {

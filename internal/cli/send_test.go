@@ -38,6 +38,12 @@ func TestSendCommands(t *testing.T) {
 			t.Fatalf("release without --notice: %+v", r)
 		}
 		id := f.Approved.Version().NoticeID
+		if r := run(t, "", env, "send", "release", "--notice", fmt.Sprint(id), "--channel", "pigeon"); r.code != 2 || !strings.Contains(r.stderr, `--channel "pigeon": use email or status_page`) {
+			t.Fatalf("release by an unknown channel: %+v", r)
+		}
+		if r := run(t, "", env, "send", "release", "--notice", fmt.Sprint(id), "--channel", "status_page"); r.code != 1 || !strings.Contains(r.stderr, "is not written for status_page") {
+			t.Fatalf("publish an email-only notice: %+v", r)
+		}
 		r := run(t, "", env, "send", "release", "--notice", fmt.Sprint(id), "--at", "2h")
 		if r.code != 0 || !strings.Contains(r.stdout, "4 recipients new to the ledger, scheduled for") || !strings.Contains(r.stderr, "no \"candor serve\" is running") {
 			t.Fatalf("release: %+v", r)

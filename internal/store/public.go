@@ -381,6 +381,22 @@ func (db *DB) PublishDocument(ctx context.Context, actor auth.Principal, noticeI
 	})
 }
 
+// FindPublicDocument returns what the status page shows of a notice, with
+// who published it (ok false: nothing of it is published).
+func (db *DB) FindPublicDocument(ctx context.Context, noticeID int64) (d PublicDocument, by string, ok bool, err error) {
+	var at int64
+	err = db.queryRow(ctx, `SELECT notice_id, incident_id, version, title, markdown, published_at, published_by FROM public_documents WHERE notice_id = ?`, noticeID).
+		Scan(&d.NoticeID, &d.IncidentID, &d.Version, &d.Title, &d.Markdown, &at, &by)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PublicDocument{}, "", false, nil
+	}
+	if err != nil {
+		return PublicDocument{}, "", false, fmt.Errorf("find published notice: %w", err)
+	}
+	d.PublishedAt = fromMicros(at)
+	return d, by, true, nil
+}
+
 // ---- The public state ----
 
 // PublicDocument is a notice text shown on the status page.

@@ -163,6 +163,8 @@ type noticePage struct {
 	// release); Releases are the notice's releases, newest first.
 	Send     sendPanel
 	Releases []releaseView
+	// Publish is the status page card, for a notice written for it.
+	Publish publishPanel
 }
 
 type overrideRow struct {

@@ -28,6 +28,7 @@ const ledgerPageSize = 50
 // and steering its releases, the delivery ledger, and the demo mailbox.
 func (h *handler) releaseRoutes(handle func(pattern string, fn func(http.ResponseWriter, *http.Request))) {
 	handle("POST /notices/{id}/release", h.releaseNotice)
+	handle("POST /notices/{id}/publish", h.publishNotice)
 	handle("GET /releases/{id}", h.showRelease)
 	handle("GET /releases/{id}/progress.json", h.releaseProgress)
 	handle("POST /releases/{id}/pause", h.pauseRelease)
@@ -310,6 +311,17 @@ func (h *handler) loadSending(r *http.Request, p auth.Principal, d *noticePage) 
 			sp.Approved = v.Number
 		}
 	}
+	d.Publish.StatusPage = slices.Contains(n.Channels, notice.ChannelStatusPage)
+	d.Publish.Approved, d.Publish.CanPublish = sp.Approved, sp.CanSend
+	if d.Publish.StatusPage {
+		pub, ok, err := h.svc.PublishedNotice(r.Context(), p, n.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			d.Publish.Published = &pub
+		}
+	}
 	sp.AudienceID, sp.Audience = n.AudienceID, d.Audience
 	if n.AudienceID != 0 {
 		if a, err := h.svc.Audience(r.Context(), p, n.AudienceID); err == nil {
@@ -441,6 +453,60 @@ func (h *handler) releaseNotice(w http.ResponseWriter, r *http.Request) {
 		msg = fmt.Sprintf("Sending version %d to %s. Follow the progress below.", rel.Version, people(added, "recipient", "recipients"))
 	}
 	h.redirect(w, r, target, "ok", msg)
+}
+
+// publishPanel is the notice page's status page card: an approved notice
+// written for the status page is shown there once someone who may send
+// publishes it.
+type publishPanel struct {
+	StatusPage bool
+	// Approved is the newest approved version (0: none).
+	Approved   int
+	CanPublish bool
+	// Published is what the page shows now (nil: nothing).
+	Published *app.PublishedNotice
+	// Form state after a refused publication.
+	Confirm bool
+	Errors  formErrors
+}
+
+// publishNotice shows the approved version of a notice on the status page.
+func (h *handler) publishNotice(w http.ResponseWriter, r *http.Request) {
+	p, id, ok := h.sending(w, r, "publish notices")
+	if !ok {
+		return
+	}
+	version := versionNumber(r)
+	form := publishPanel{Confirm: r.PostFormValue("confirm") == "yes"}
+	refuse := func(status int) {
+		form.Confirm = false
+		h.renderNotice(w, r, p, id, 0, status, noticePage{Publish: form})
+	}
+	if version < 1 {
+		form.Errors.add("", "the form does not say which version to publish; reload the page and try again")
+	}
+	if !form.Confirm {
+		form.Errors.add("publish_confirm", "tick the box to confirm the version to show on the public status page; nothing was published")
+	}
+	if form.Errors.Has() {
+		refuse(http.StatusUnprocessableEntity)
+		return
+	}
+	_, _, err := h.svc.ReleaseNotice(r.Context(), p, id, app.ReleaseRequest{Version: version, Channel: notice.ChannelStatusPage})
+	switch apperr.Code(err) {
+	case "":
+	case apperr.EINVALID, apperr.EFORBIDDEN, apperr.ECONFLICT:
+		for _, e := range apperr.Flatten(err) {
+			form.Errors.add("", e.Message+". Nothing was published")
+		}
+		status := map[string]int{apperr.EINVALID: http.StatusUnprocessableEntity, apperr.EFORBIDDEN: http.StatusForbidden, apperr.ECONFLICT: http.StatusConflict}[apperr.Code(err)]
+		refuse(status)
+		return
+	default:
+		h.fail(w, r, err, "publish notices")
+		return
+	}
+	h.redirect(w, r, fmt.Sprintf("/notices/%d#publish", id), "ok", fmt.Sprintf("Version %d is on the status page now, for everyone to read.", version))
 }
 
 // releaseBack is where a pause, resume or cancel form returns to: the

@@ -96,6 +96,10 @@ func releaseRoleCases(e *env) []roleCase {
 			n := e.approvedNotice()
 			return roleReq{path: fmt.Sprintf("/notices/%d/release", n.ID), form: sendForm(1, 3)}
 		}},
+		{"POST /notices/{id}/publish", approvers, http.StatusSeeOther, 0, func(auth.Role) roleReq {
+			n := e.pageNotice(e.incident())
+			return roleReq{path: fmt.Sprintf("/notices/%d/publish", n.ID), form: url.Values{"version": {"1"}, "confirm": {"yes"}}}
+		}},
 		{"GET /releases/{id}", everyone, http.StatusOK, 0, get(func() string { return fmt.Sprintf("/releases/%d", e.release(time.Time{}).ID) })},
 		{"GET /releases/{id}/progress.json", everyone, http.StatusOK, http.StatusUnauthorized, get(func() string {
 			return fmt.Sprintf("/releases/%d/progress.json", e.release(time.Time{}).ID)

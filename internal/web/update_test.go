@@ -11,6 +11,7 @@ import (
 	"github.com/candorhq/candor/internal/app"
 	"github.com/candorhq/candor/internal/auth"
 	"github.com/candorhq/candor/internal/incident"
+	"github.com/candorhq/candor/internal/notice"
 	"github.com/candorhq/candor/internal/status"
 	"github.com/candorhq/candor/internal/store"
 	"github.com/candorhq/candor/internal/store/storetest"
@@ -323,5 +324,83 @@ func TestIncidentComponents(t *testing.T) {
 			t.Fatalf("unknown status: %d, want 422", got.status)
 		}
 		mustContain(t, got.body, "Unknown status")
+	})
+}
+
+// pageNotice is a Q&A for the status page on incident in, version 1
+// approved.
+func (e *env) pageNotice(in incident.Incident) notice.Notice {
+	e.t.Helper()
+	n, err := e.svc.CreateNotice(ctx, auth.CLI, notice.New{IncidentID: in.ID, Title: "Website Q&A", AudienceKind: "affected_customers",
+		Channels: []notice.Channel{notice.ChannelStatusPage},
+		Content:  notice.Content{Subject: "Questions and answers", Body: "## Was my card number copied?\n\nCheck the email we sent you: it says what of yours was copied.\n"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.approve(n, 1)
+	return n
+}
+
+// TestPublishNoticeOnStatusPage: an approved notice written for the status
+// page is published from its page by an approver, and shows on the public
+// incident page; others see who may publish it; the box must be ticked.
+func TestPublishNoticeOnStatusPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, site := newPublicEnv(t, db)
+		in := e.incident()
+		if _, err := e.svc.PublishUpdate(ctx, e.principal(auth.Approver), in.ID, app.UpdateRequest{Status: incident.Investigating, Body: "We are looking into it."}); err != nil {
+			t.Fatal(err)
+		}
+		n := e.pageNotice(in)
+		path := fmt.Sprintf("/notices/%d", n.ID)
+		mustContain(t, e.as(auth.Approver, "GET", path, nil).body, `id="h-publish"`, `action="`+path+`/publish"`, "Publish version 1 on the status page")
+		author := e.as(auth.Editor, "GET", path, nil).body
+		mustContain(t, author, `id="h-publish"`, "An approver or an admin publishes it.")
+		if strings.Contains(author, `id="publish-form"`) {
+			t.Errorf("an editor is offered the publish form")
+		}
+		if got := e.as(auth.Editor, "POST", path+"/publish", url.Values{"version": {"1"}, "confirm": {"yes"}}); got.status != http.StatusForbidden {
+			t.Fatalf("editor publish: status %d, want 403", got.status)
+		}
+		got := e.as(auth.Approver, "POST", path+"/publish", url.Values{"version": {"1"}})
+		if got.status != http.StatusUnprocessableEntity {
+			t.Fatalf("unconfirmed: status %d, want 422", got.status)
+		}
+		mustContain(t, got.body, "Tick the box to confirm the version to show", `href="#f-publish-confirm"`, `id="f-publish-confirm"`)
+		// What the public page shows of the notice (nil: nothing).
+		shown := func() *status.Document {
+			if snap := site.Snapshot(); snap != nil {
+				for _, pi := range snap.Incidents {
+					for _, d := range pi.Documents {
+						if pi.ID == in.ID && d.NoticeID == n.ID {
+							return &d
+						}
+					}
+				}
+			}
+			return nil
+		}
+		if shown() != nil {
+			t.Fatalf("the Q&A is public before anyone published it")
+		}
+
+		got = e.as(auth.Approver, "POST", path+"/publish", url.Values{"version": {"1"}, "confirm": {"yes"}})
+		if got.status != http.StatusSeeOther || got.location != path+"#publish" {
+			t.Fatalf("publish: status %d to %q; body:\n%s", got.status, got.location, snippet(got.body))
+		}
+		mustContain(t, e.follow(auth.Approver, got).body, "Version 1 is on the status page now", `id="published-now"`, "It is the newest approved version")
+		deadline := time.Now().Add(10 * time.Second)
+		for shown() == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("the published Q&A is not on the status page")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if d := shown(); !strings.Contains(string(d.HTML), "Was my card number copied?") {
+			t.Errorf("the status page shows:\n%s", d.HTML)
+		}
+		if n := e.auditCount(); n == 0 {
+			t.Errorf("no audit entries")
+		}
 	})
 }
