@@ -44,7 +44,8 @@ func emailConfig(c config.Email) (dispatch.EmailConfig, error) {
 		}
 	}
 	ec := dispatch.EmailConfig{
-		SMTP:        email.Config{Addr: c.SMTPAddr, Security: c.SMTPSecurity, Username: c.SMTPUser, Password: c.SMTPPassword, HeloName: helo},
+		SMTP: email.Config{Addr: c.SMTPAddr, Security: c.SMTPSecurity, Username: c.SMTPUser, Password: c.SMTPPassword, HeloName: helo,
+			NoChunking: !c.Chunking},
 		Connections: c.Connections, Rate: c.Rate,
 		From:   email.Address{Name: from.Name, Addr: from.Address},
 		Domain: domain,

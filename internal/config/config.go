@@ -47,7 +47,9 @@ type Email struct {
 	SMTPUser     string
 	SMTPPassword string
 	HeloName     string
-	Connections  int
+	// Chunking sends with BDAT when the relay offers CHUNKING.
+	Chunking    bool
+	Connections int
 	// Rate is the most messages per second (0: as fast as the relay takes).
 	Rate float64
 	// From is the From header, e.g. "Example Security <security@example.com>".
@@ -139,14 +141,7 @@ var settings = []setting{
 		}, get: func(c *Config) string { return c.SessionTTL.String() }},
 	{flag: "secure-cookies", env: "CANDOR_SECURE_COOKIES", def: "true",
 		help: "mark the session cookie Secure (browsers still accept it on http://127.0.0.1 and localhost); turn off only for plain HTTP on another host",
-		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("secure cookies %q: use true or false", v)
-			}
-			c.SecureCookies = b
-			return nil
-		}, get: func(c *Config) string { return strconv.FormatBool(c.SecureCookies) }},
+		set:  boolean("secure cookies", func(c *Config) *bool { return &c.SecureCookies }), get: func(c *Config) string { return strconv.FormatBool(c.SecureCookies) }},
 }
 
 func init() {
@@ -187,14 +182,18 @@ var publicSettings = []setting{
 		}, get: func(c *Config) string { return strings.Join(c.Public.Locales, ",") }},
 	{flag: "trust-proxy", env: "CANDOR_TRUST_PROXY", def: "false",
 		help: "take client addresses from X-Forwarded-For (only behind a proxy that sets it); used by the subscribe rate limit",
-		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("trust proxy %q: use true or false", v)
-			}
-			c.Public.TrustProxy = b
-			return nil
-		}, get: func(c *Config) string { return strconv.FormatBool(c.Public.TrustProxy) }},
+		set:  boolean("trust proxy", func(c *Config) *bool { return &c.Public.TrustProxy }), get: func(c *Config) string { return strconv.FormatBool(c.Public.TrustProxy) }},
+}
+
+func boolean(name string, dst func(c *Config) *bool) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s %q: use true or false", name, v)
+		}
+		*dst(c) = b
+		return nil
+	}
 }
 
 func positiveInt(name string, dst func(c *Config) *int) func(c *Config, v string) error {
@@ -230,6 +229,9 @@ var emailSettings = []setting{
 	{flag: "smtp-helo", env: "CANDOR_SMTP_HELO", def: "",
 		help: "name Candor gives in EHLO (default: this host's name)",
 		set:  func(c *Config, v string) error { c.Email.HeloName = v; return nil }, get: func(c *Config) string { return c.Email.HeloName }},
+	{flag: "smtp-chunking", env: "CANDOR_SMTP_CHUNKING", def: "true",
+		help: "send with BDAT (RFC 3030 CHUNKING) when the relay offers it: one write a message, nothing for either side to scan; false: always DATA",
+		set:  boolean("smtp chunking", func(c *Config) *bool { return &c.Email.Chunking }), get: func(c *Config) string { return strconv.FormatBool(c.Email.Chunking) }},
 	{flag: "smtp-connections", env: "CANDOR_SMTP_CONNECTIONS", def: "20",
 		help: "most connections open to the relay at once",
 		set:  positiveInt("smtp connections", func(c *Config) *int { return &c.Email.Connections }), get: func(c *Config) string { return strconv.Itoa(c.Email.Connections) }},
@@ -264,7 +266,7 @@ var emailSettings = []setting{
 }
 
 // EmailSettings are the settings of the email channel.
-var EmailSettings = Settings{"smtp-addr", "smtp-security", "smtp-user", "smtp-password", "smtp-helo", "smtp-connections", "smtp-rate",
+var EmailSettings = Settings{"smtp-addr", "smtp-security", "smtp-user", "smtp-password", "smtp-helo", "smtp-chunking", "smtp-connections", "smtp-rate",
 	"email-from", "email-domain", "dkim-selector", "dkim-key", "dkim-domain", "send-in-flight"}
 
 // Settings selects which settings a command takes.

@@ -3,6 +3,7 @@ package email
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -44,6 +45,10 @@ type Config struct {
 	CommandTimeout     time.Duration // each command and its reply; default 60s
 	DataTimeout        time.Duration // the reply to the end of a message; default 10 min (RFC 5321 4.5.3.2.6)
 	MaxMessagesPerConn int           // 0: unlimited; else Pool closes (QUIT) a conn after that many messages and dials a new one
+	// NoChunking sends with DATA even to a server that offers CHUNKING
+	// (RFC 3030 BDAT, used by default with PIPELINING: one write a
+	// message and no dot-stuffing); for a relay whose BDAT is broken.
+	NoChunking bool
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -186,6 +191,7 @@ type Conn struct {
 
 	tls        bool
 	pipelining bool
+	chunking   bool // CHUNKING (RFC 3030) offered and not turned off in Config
 	startTLS   bool
 	size       int64    // SIZE the server takes, 0 if unknown
 	auth       []string // AUTH mechanisms offered
@@ -199,7 +205,8 @@ type Conn struct {
 	// next is what the message being sent opens after its end.
 	next Next
 
-	text []byte // the text of the last reply, reused
+	text  []byte       // the text of the last reply, reused
+	chunk bytes.Buffer // a message whose line ends needed mending for BDAT
 }
 
 var (
@@ -319,7 +326,7 @@ var errNoSTARTTLS = errors.New("STARTTLS not offered")
 // hello sends EHLO, or HELO to a server that does not know EHLO, and
 // records the extensions offered.
 func (c *Conn) hello() error {
-	c.pipelining, c.startTLS, c.size, c.auth = false, false, 0, nil
+	c.pipelining, c.chunking, c.startTLS, c.size, c.auth = false, false, false, 0, nil
 	code, text, err := c.cmd("EHLO", c.cfg.HeloName)
 	if err != nil {
 		return c.fail(StageEHLO, err)
@@ -348,6 +355,8 @@ func (c *Conn) hello() error {
 		switch kw {
 		case "PIPELINING":
 			c.pipelining = true
+		case "CHUNKING":
+			c.chunking = !c.cfg.NoChunking
 		case "STARTTLS":
 			c.startTLS = true
 		case "SIZE":
@@ -469,10 +478,13 @@ type opening struct {
 	to   []string
 }
 
-// SendNext is Send, and when the server offers PIPELINING it also opens
-// the next message's transaction: MAIL, RCPT and DATA for next go in the
-// same write as this message's end (RFC 2920 lets the data be followed by
-// the next commands), so each message costs one round trip instead of two.
+// SendNext is Send, and when the server offers PIPELINING (but not
+// CHUNKING) it also opens the next message's transaction: MAIL, RCPT and
+// DATA for next go in the same write as this message's end (RFC 2920 lets
+// the data be followed by the next commands), so each message costs one
+// round trip instead of two. With CHUNKING and PIPELINING each message is
+// one write and one round trip on its own (BDAT, see sendChunked) and next
+// is not used.
 // The next call on the conn must then be Send or SendNext with exactly
 // next's From and To and data of next.Size bytes; anything else, or Close,
 // abandons the opened transaction by closing the connection (the server
@@ -489,7 +501,7 @@ func (c *Conn) SendNext(from string, to []string, data []byte, next Next) (Reply
 		err := errors.New("the opened transaction was for another message")
 		return Reply{}, c.fail(StageMail, err)
 	}
-	if next.To != nil && (!c.pipelining || checkEnvelope(next.From, next.To) != nil || c.size > 0 && int64(next.Size) > c.size) {
+	if next.To != nil && (!c.pipelining || c.chunking || checkEnvelope(next.From, next.To) != nil || c.size > 0 && int64(next.Size) > c.size) {
 		next = Next{} // not opened: it will be sent on its own
 	}
 	if c.size > 0 && int64(len(data)) > c.size {
@@ -501,6 +513,9 @@ func (c *Conn) SendNext(from string, to []string, data []byte, next Next) (Reply
 			Message: "the message is " + strconv.Itoa(len(data)) + " bytes; the server takes at most " + strconv.FormatInt(c.size, 10)}
 	}
 	c.deadline(c.cfg.CommandTimeout)
+	if c.opened == nil && c.pipelining && c.chunking {
+		return c.sendChunked(from, to, data)
+	}
 	if c.opened != nil {
 		c.opened = nil
 	} else {
@@ -519,26 +534,11 @@ func (c *Conn) SendNext(from string, to []string, data []byte, next Next) (Reply
 	}
 	c.next = next
 
-	var refused *Error
+	mailOK, accepted, refused, e := c.envelopeReplies(to, "")
+	if e != nil {
+		return Reply{}, e
+	}
 	code, text, err := c.readReply()
-	if err != nil {
-		return Reply{}, c.fail(StageMail, err)
-	}
-	if code == 421 {
-		return Reply{}, c.closing(StageMail, text)
-	}
-	mailOK := code/100 == 2
-	if !mailOK {
-		refused = replyError(StageMail, code, text)
-	}
-	accepted := 0
-	for _, rcpt := range to {
-		code, text, err := c.readReply()
-		if e := c.rcptReply(rcpt, code, text, err, &accepted, &refused); e != nil {
-			return Reply{}, e
-		}
-	}
-	code, text, err = c.readReply()
 	if err != nil {
 		return Reply{}, c.fail(StageData, err)
 	}
@@ -631,6 +631,59 @@ func (c *Conn) sendStepwise(to []string, data []byte) (Reply, error) {
 	return reply, err
 }
 
+// sendChunked sends a whole transaction in one write, for a server that
+// offers CHUNKING and PIPELINING: MAIL, RCPT, "BDAT n LAST" and the
+// message as it is, with no dot-stuffing and no line scanning by either
+// side (RFC 3030; RFC 2920 lets BDAT be pipelined), then reads the
+// replies. A server reads a BDAT chunk even when it refuses the command, so
+// a refused MAIL or recipient leaves the session in step.
+//
+// Once the write has gone out the server may have taken the message, so a
+// connection error while reading any of the replies is a StageEnd error.
+func (c *Conn) sendChunked(from string, to []string, data []byte) (Reply, error) {
+	if !crlfClean(data) {
+		c.chunk.Reset()
+		writeLines(&c.chunk, data, false)
+		data = c.chunk.Bytes()
+	}
+	c.sent++
+	c.writeMail(from, len(data))
+	for _, rcpt := range to {
+		c.writeRcpt(rcpt)
+	}
+	var b [20]byte
+	c.bw.WriteString("BDAT ")
+	c.bw.Write(strconv.AppendInt(b[:0], int64(len(data)), 10))
+	c.bw.WriteString(" LAST\r\n")
+	c.bw.Write(data)
+	if err := c.bw.Flush(); err != nil {
+		return Reply{}, c.fail(StageData, err)
+	}
+
+	mailOK, accepted, refused, e := c.envelopeReplies(to, StageEnd)
+	if e != nil {
+		return Reply{}, e
+	}
+	code, text, e := c.endReply()
+	if e != nil {
+		return Reply{}, e
+	}
+	if !mailOK || accepted == 0 {
+		// BDAT was refused too (nobody to deliver to); its chunk was
+		// read and dropped.
+		return Reply{}, c.reset(refused)
+	}
+	if code/100 != 2 {
+		return Reply{}, c.reset(replyError(StageEnd, code, text))
+	}
+	enhanced, msg := splitEnhanced(code, text)
+	reply := Reply{Code: code, Enhanced: enhanced, Text: msg}
+	if refused != nil {
+		return reply, refused
+	}
+	return reply, nil
+}
+
 func (c *Conn) writeMail(from string, size int) {
 	c.bw.WriteString("MAIL FROM:<")
 	c.bw.WriteString(from)
@@ -667,13 +720,9 @@ func (c *Conn) sendData(data []byte) (Reply, error) {
 	if err := c.bw.Flush(); err != nil {
 		return Reply{}, c.fail(StageData, err)
 	}
-	c.deadline(c.cfg.DataTimeout)
-	code, text, err := c.readReply()
-	if err != nil {
-		return Reply{}, c.fail(StageEnd, err)
-	}
-	if code == 421 {
-		return Reply{}, c.closing(StageEnd, text)
+	code, text, e := c.endReply()
+	if e != nil {
+		return Reply{}, e
 	}
 	if code/100 != 2 {
 		return Reply{}, replyError(StageEnd, code, text)
@@ -687,11 +736,37 @@ func (c *Conn) sendData(data []byte) (Reply, error) {
 // doubled, a final CRLF added when missing, then the ".\r\n" that ends it.
 // Clean runs of lines are written in one piece.
 func writeDotStuffed(w *bufio.Writer, data []byte) {
+	writeLines(w, data, true)
+	w.WriteString(".\r\n")
+}
+
+// lineWriter is what writeLines writes to: a *bufio.Writer or a
+// *bytes.Buffer.
+type lineWriter interface {
+	Write([]byte) (int, error)
+	WriteByte(byte) error
+	WriteString(string) (int, error)
+}
+
+// crlfClean reports whether every line of data ends in CRLF, with no bare
+// CR or LF anywhere: data that BDAT can send as it is.
+func crlfClean(data []byte) bool {
+	if len(data) == 0 {
+		return true
+	}
+	n := bytes.Count(data, []byte{'\n'})
+	return bytes.HasSuffix(data, []byte("\r\n")) && bytes.Count(data, []byte{'\r'}) == n && bytes.Count(data, []byte("\r\n")) == n
+}
+
+// writeLines writes data with every line ending in CRLF (a bare LF or CR
+// becomes CRLF, RFC 5321 2.3.8) and a final CRLF added when missing; with
+// stuff, a line's leading "." is doubled (the content of DATA).
+func writeLines(w lineWriter, data []byte, stuff bool) {
 	span := 0 // data[span:i] is still to be written as is
 	i := 0
 	for i < len(data) {
 		// i is at the start of a line.
-		if data[i] == '.' {
+		if stuff && data[i] == '.' {
 			w.Write(data[span:i])
 			w.WriteByte('.')
 			span = i
@@ -719,7 +794,6 @@ func writeDotStuffed(w *bufio.Writer, data []byte) {
 		}
 	}
 	w.Write(data[span:])
-	w.WriteString(".\r\n")
 }
 
 // closing handles a 421 reply: the server is closing the session (RFC 5321
@@ -835,6 +909,51 @@ func (c *Conn) readReply() (int, []byte, error) {
 }
 
 // replyError makes the *Error of an error reply.
+// endReply reads the reply to a message's end (the "." of DATA or BDAT
+// LAST), allowing DataTimeout for it. e ends the session: the connection
+// broke once the message was out (the server may have taken it), or the
+// server is closing (421).
+func (c *Conn) endReply() (code int, text []byte, e *Error) {
+	c.deadline(c.cfg.DataTimeout)
+	code, text, err := c.readReply()
+	if err != nil {
+		return 0, nil, c.fail(StageEnd, err)
+	}
+	if code == 421 {
+		return 0, nil, c.closing(StageEnd, text)
+	}
+	return code, text, nil
+}
+
+// envelopeReplies reads the replies to a pipelined MAIL and its RCPTs:
+// whether MAIL was taken, how many recipients were, and the first refusal.
+// e ends the transaction: the server is closing (421), or the connection
+// broke, reported at stage lost when set (StageEnd once the message has
+// gone out), else at the command's own stage.
+func (c *Conn) envelopeReplies(to []string, lost string) (mailOK bool, accepted int, refused, e *Error) {
+	code, text, err := c.readReply()
+	if err != nil {
+		return false, 0, nil, c.fail(cmp.Or(lost, StageMail), err)
+	}
+	if code == 421 {
+		return false, 0, nil, c.closing(StageMail, text)
+	}
+	mailOK = code/100 == 2
+	if !mailOK {
+		refused = replyError(StageMail, code, text)
+	}
+	for _, rcpt := range to {
+		code, text, err := c.readReply()
+		if err != nil && lost != "" {
+			return false, 0, nil, c.fail(lost, err)
+		}
+		if e := c.rcptReply(rcpt, code, text, err, &accepted, &refused); e != nil {
+			return false, 0, nil, e
+		}
+	}
+	return mailOK, accepted, refused, nil
+}
+
 // rcptReply takes one RCPT reply: it counts an acceptance and keeps the
 // first refusal, and returns the error that ends the transaction (the
 // connection broke, or the server is closing it with 421).

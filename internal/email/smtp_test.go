@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,12 +41,25 @@ func mustAppend(t testing.TB, m *Message) []byte {
 	return raw
 }
 
+// TestSendDelivers sends messages with BDAT (go-smtp offers CHUNKING) and
+// with DATA: both arrive byte for byte, line ends mended.
 func TestSendDelivers(t *testing.T) {
+	for _, noChunking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "BDAT", true: "DATA"}[noChunking], func(t *testing.T) {
+			testSendDelivers(t, noChunking)
+		})
+	}
+}
+
+func testSendDelivers(t *testing.T, noChunking bool) {
 	be := &testBackend{}
 	addr, _ := startServer(t, be, serverOptions{})
-	c := dial(t, Config{Addr: addr, Security: SecurityNone})
+	c := dial(t, Config{Addr: addr, Security: SecurityNone, NoChunking: noChunking})
 	if c.TLS() {
 		t.Error("TLS with security none")
+	}
+	if c.chunking == noChunking {
+		t.Errorf("chunking %v with NoChunking %v", c.chunking, noChunking)
 	}
 
 	dots := testMessage()
@@ -91,22 +105,40 @@ func TestSendDelivers(t *testing.T) {
 	}
 }
 
+// TestSendPipelines checks what goes out in one write: the whole
+// transaction with BDAT, or the commands up to DATA without CHUNKING.
 func TestSendPipelines(t *testing.T) {
-	be := &testBackend{}
-	addr, reads := startServer(t, be, serverOptions{})
-	c := dial(t, Config{Addr: addr, Security: SecurityNone})
-	if _, err := c.Send("a@acme.example", []string{"b@customer.example", "c@customer.example"}, mustAppend(t, testMessage())); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range reads.all() {
-		if strings.HasPrefix(r, "MAIL FROM:") {
-			if want := "MAIL FROM:<a@acme.example>\r\nRCPT TO:<b@customer.example>\r\nRCPT TO:<c@customer.example>\r\nDATA\r\n"; r != want {
-				t.Errorf("the server read %q in one read, want %q", r, want)
+	data := mustAppend(t, testMessage())
+	envelope := "MAIL FROM:<a@acme.example>\r\nRCPT TO:<b@customer.example>\r\nRCPT TO:<c@customer.example>\r\n"
+	for _, tc := range []struct {
+		name       string
+		noChunking bool
+		want       string
+	}{
+		{"BDAT", false, envelope + "BDAT " + strconv.Itoa(len(data)) + " LAST\r\n" + string(data)},
+		{"DATA", true, envelope + "DATA\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := &testBackend{}
+			addr, reads := startServer(t, be, serverOptions{})
+			c := dial(t, Config{Addr: addr, Security: SecurityNone, NoChunking: tc.noChunking})
+			if _, err := c.Send("a@acme.example", []string{"b@customer.example", "c@customer.example"}, data); err != nil {
+				t.Fatal(err)
 			}
-			return
-		}
+			if got := be.messages(); len(got) != 1 || got[0].Data != string(data) {
+				t.Fatalf("the server received %+v", got)
+			}
+			for _, r := range reads.all() {
+				if strings.HasPrefix(r, "MAIL FROM:") {
+					if r != tc.want {
+						t.Errorf("the server read %q in one read, want %q", r, tc.want)
+					}
+					return
+				}
+			}
+			t.Errorf("the server never read MAIL FROM at the start of a read: %q", reads.all())
+		})
 	}
-	t.Errorf("the server never read MAIL FROM at the start of a read: %q", reads.all())
 }
 
 // TestSendLockstep talks to a server that does not offer PIPELINING and
@@ -318,10 +350,10 @@ func TestSendRefusals(t *testing.T) {
 	good := mustAppend(t, testMessage())
 	reject := []byte("Subject: x\r\n\r\nREJECT-ME\r\n")
 	deferred := []byte("Subject: x\r\n\r\nDEFER-ME\r\n")
-	for _, pipelining := range []bool{true, false} {
+	for _, mode := range []string{"BDAT", "DATA", "lockstep"} {
 		addr, _ := startServer(t, be, serverOptions{})
-		c := dial(t, Config{Addr: addr, Security: SecurityNone})
-		c.pipelining = pipelining // go-smtp always offers it; the lockstep path is tested for itself above
+		c := dial(t, Config{Addr: addr, Security: SecurityNone, NoChunking: mode != "BDAT"})
+		c.pipelining = mode != "lockstep" // go-smtp always offers it; the lockstep path is tested for itself above
 		for _, tc := range []struct {
 			name     string
 			to       []string
@@ -342,7 +374,7 @@ func TestSendRefusals(t *testing.T) {
 			{"temporary end", []string{"zoe@customer.example"}, deferred, Temporary, StageEnd, 451, "4.3.0", "Queue full", "", 0},
 			{"usable after all that", []string{"zoe@customer.example"}, good, Sent, "", 0, "", "", "", 250},
 		} {
-			t.Run(tc.name, func(t *testing.T) {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				reply, err := c.Send("a@acme.example", tc.to, tc.data)
 				if got := Classify(err); got != tc.outcome {
 					t.Fatalf("Classify(%v) = %v, want %v", err, got, tc.outcome)
@@ -373,8 +405,8 @@ func TestSendRefusals(t *testing.T) {
 		}
 		delivered++
 	}
-	if delivered != 6 {
-		t.Errorf("%d messages delivered, want 6", delivered)
+	if delivered != 9 {
+		t.Errorf("%d messages delivered, want 9 (3 in each mode)", delivered)
 	}
 }
 
@@ -479,6 +511,28 @@ func TestConnectionErrors(t *testing.T) {
 			f.expect("MAIL", false)
 			f.send("250-Ok", "251 Ok")
 		}, Config{}, StageMail, 0, Connection},
+		// With BDAT the message goes out with the commands: once written,
+		// a broken connection may have delivered it.
+		{"BDAT: closed before replies", func(f *fakeConn) {
+			ehloChunking(f)
+			f.readChunked()
+		}, Config{}, StageEnd, 0, Connection},
+		{"BDAT: no reply to the chunk", func(f *fakeConn) {
+			ehloChunking(f)
+			f.readChunked()
+			f.send("250 Ok", "250 Ok")
+			f.waitClose()
+		}, Config{DataTimeout: 200 * time.Millisecond}, StageEnd, 0, Connection},
+		{"BDAT: 421 to MAIL", func(f *fakeConn) {
+			ehloChunking(f)
+			f.readChunked()
+			f.send("421 4.7.0 Too many messages, closing")
+		}, Config{}, StageMail, 421, Temporary},
+		{"BDAT: 421 to the chunk", func(f *fakeConn) {
+			ehloChunking(f)
+			f.readChunked()
+			f.send("250 Ok", "250 Ok", "421 4.3.2 Shutting down")
+		}, Config{}, StageEnd, 421, Temporary},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := fakeServer(t, tc.script)
@@ -525,6 +579,70 @@ func ehlo(f *fakeConn) {
 	f.send("220 fake ESMTP")
 	f.expect("EHLO", false)
 	f.send("250-fake", "250-PIPELINING", "250 ENHANCEDSTATUSCODES")
+}
+
+func ehloChunking(f *fakeConn) {
+	f.send("220 fake ESMTP")
+	f.expect("EHLO", false)
+	f.send("250-fake", "250-PIPELINING", "250-CHUNKING", "250 ENHANCEDSTATUSCODES")
+}
+
+// readChunked reads a pipelined MAIL, one RCPT and "BDAT n LAST" with its
+// chunk, and returns the chunk.
+func (f *fakeConn) readChunked() string {
+	f.t.Helper()
+	f.expect("MAIL", false)
+	f.expect("RCPT", false)
+	line := f.expect("BDAT ", false)
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(line, "BDAT "), " LAST\r\n"))
+	if err != nil {
+		f.t.Errorf("fake server: %q is not BDAT n LAST", line)
+		return ""
+	}
+	chunk := make([]byte, n)
+	if _, err := io.ReadFull(f.r, chunk); err != nil {
+		f.t.Errorf("fake server: reading a chunk of %d: %v", n, err)
+	}
+	return string(chunk)
+}
+
+// TestSendChunkedByteCount checks BDAT's count against the bytes sent, for
+// data that goes as it is and data whose line ends are mended, and that
+// each message is one round trip even when SendNext is asked to open the
+// next one.
+func TestSendChunkedByteCount(t *testing.T) {
+	messages := []string{"Subject: a\r\n\r\n.\r\nbody\r\n", "Subject: b\n\n.x\rend", ""}
+	want := []string{messages[0], "Subject: b\r\n\r\n.x\r\nend\r\n", ""}
+	got := make(chan string, len(messages))
+	addr := fakeServer(t, func(f *fakeConn) {
+		ehloChunking(f)
+		for range messages {
+			got <- f.readChunked()
+			if f.r.Buffered() > 0 {
+				f.t.Error("the client sent the next message before the replies to this one")
+			}
+			f.send("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as X")
+		}
+		f.expect("QUIT", false)
+		f.send("221 Bye")
+	})
+	c := dial(t, Config{Addr: addr, Security: SecurityNone})
+	for i, m := range messages {
+		next := Next{From: "a@acme.example", To: []string{"b@customer.example"}, Size: 10}
+		reply, err := c.SendNext("a@acme.example", []string{"b@customer.example"}, []byte(m), next)
+		if err != nil || reply.Text != "Ok: queued as X" {
+			t.Fatalf("message %d: %+v, %v", i, reply, err)
+		}
+		if g := <-got; g != want[i] {
+			t.Errorf("message %d: chunk %q, want %q", i, g, want[i])
+		}
+	}
+	if c.opened != nil {
+		t.Error("a transaction was opened with BDAT")
+	}
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestDialContext(t *testing.T) {
@@ -586,6 +704,17 @@ func TestWriteDotStuffed(t *testing.T) {
 	}
 }
 
+func TestCRLFClean(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": true, "a\r\n": true, "a\r\n\r\nb\r\n": true,
+		"a": false, "a\n": false, "a\r": false, "a\r\r\n": false, "a\n\r\n": false, "\r\na": false, "a\rb\r\n": false,
+	} {
+		if got := crlfClean([]byte(in)); got != want {
+			t.Errorf("crlfClean(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func FuzzDotStuff(f *testing.F) {
 	for _, s := range []string{"", ".", "a\r\n.\r\n", "\r\r\n\n.", "..\n\r."} {
 		f.Add([]byte(s))
@@ -619,6 +748,18 @@ func FuzzDotStuff(f *testing.F) {
 		}
 		if string(got) != want {
 			t.Fatalf("round trip of %q gave %q, want %q", data, got, want)
+		}
+		// What BDAT sends: the same lines, CRLF-clean, without stuffing.
+		var chunk bytes.Buffer
+		writeLines(&chunk, data, false)
+		if !crlfClean(chunk.Bytes()) {
+			t.Fatalf("writeLines(%q) = %q, not CRLF-clean", data, chunk.Bytes())
+		}
+		if crlfClean(data) && !bytes.Equal(chunk.Bytes(), data) {
+			t.Fatalf("writeLines changed the clean %q into %q", data, chunk.Bytes())
+		}
+		if s := strings.ReplaceAll(chunk.String(), "\r\n", "\n"); s != want {
+			t.Fatalf("writeLines(%q) = %q, want the lines %q", data, chunk.Bytes(), want)
 		}
 	})
 }
@@ -765,7 +906,7 @@ func TestSendNextChains(t *testing.T) {
 		return nil
 	}}
 	addr, reads := startServer(t, be, serverOptions{})
-	c := dial(t, Config{Addr: addr, Security: SecurityNone})
+	c := dial(t, Config{Addr: addr, Security: SecurityNone, NoChunking: true})
 	msg := func(i int) []byte {
 		m := testMessage()
 		m.Subject = fmt.Sprintf("message %d", i)
@@ -819,7 +960,7 @@ func TestSendNextChains(t *testing.T) {
 	}
 
 	// A conn refuses to send another message than the one it opened.
-	c2 := dial(t, Config{Addr: addr, Security: SecurityNone})
+	c2 := dial(t, Config{Addr: addr, Security: SecurityNone, NoChunking: true})
 	if _, err := c2.SendNext("a@acme.example", rcpt(7), msg(7), Next{From: "a@acme.example", To: rcpt(8), Size: len(msg(8))}); err != nil {
 		t.Fatal(err)
 	}
