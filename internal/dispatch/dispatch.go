@@ -244,6 +244,7 @@ type preparedState struct {
 type flight struct {
 	attempts  int
 	messageID string
+	lease     int64
 }
 
 func (p *preparedState) messageID(deliveryID int64) string {
@@ -269,6 +270,10 @@ type run struct {
 	// firstPending is when the oldest result not yet recorded arrived.
 	firstPending time.Time
 	prepared     map[int64]*preparedState
+	// leases counts, per lease this run holds, the deliveries whose
+	// outcome is not in pending yet; doneLeases have none left.
+	leases       map[int64]int
+	doneLeases   []int64
 	breakers     map[int64]*breaker
 	releases     []delivery.Release // running releases this process can send
 	senderWG     sync.WaitGroup
@@ -285,7 +290,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return err
 	}
 	r := &run{Dispatcher: d, worker: id, jobs: map[notice.Channel]chan Job{}, results: make(chan Result, d.cfg.InFlight),
-		prepared: map[int64]*preparedState{}, breakers: map[int64]*breaker{}}
+		prepared: map[int64]*preparedState{}, leases: map[int64]int{}, breakers: map[int64]*breaker{}}
 	sendCtx, stopSenders := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSenders()
 	for ch, s := range d.senders {
@@ -434,8 +439,9 @@ func (r *run) take(res Result) {
 	attempts := 0
 	if p != nil {
 		f := p.inFlight[res.ID]
-		attempts, o.MessageID = f.attempts, f.messageID
+		attempts, o.MessageID, o.Lease = f.attempts, f.messageID, f.lease
 		delete(p.inFlight, res.ID)
+		r.settle(f.lease)
 	}
 	switch res.State {
 	case delivery.Deferred:
@@ -498,22 +504,40 @@ func (r *run) round(ctx context.Context, limit int) (int, error) {
 				return p.messageID(deliveryID)
 			}
 			return ""
-		}})
+		}, DoneLeases: r.doneLeases})
 	if err != nil {
 		return 0, err
 	}
-	r.pending = r.pending[:0]
+	r.pending, r.doneLeases = r.pending[:0], r.doneLeases[:0]
+	for _, c := range claimed {
+		if c.Lease != 0 {
+			r.leases[c.Lease]++
+		}
+	}
 	for _, c := range claimed {
 		p := r.prepared[c.ReleaseID]
 		if c.Recipient == nil {
-			r.pending = append(r.pending, store.Outcome{ID: c.ID, State: delivery.Failed, Error: "the recipient was deleted after the release", At: time.Now()})
+			r.pending = append(r.pending, store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Failed, Error: "the recipient was deleted after the release", At: time.Now()})
+			r.settle(c.Lease)
 			continue
 		}
-		p.inFlight[c.ID] = flight{c.Attempts, c.MessageID}
+		p.inFlight[c.ID] = flight{c.Attempts, c.MessageID, c.Lease}
 		r.inflight++
 		r.jobs[notice.Channel(p.Release.Channel)] <- Job{Claimed: c, Release: p.Prepared}
 	}
 	return len(claimed), nil
+}
+
+// settle notes that the outcome of one of lease's deliveries is in
+// pending: when it was the last, the lease ends with the next round.
+func (r *run) settle(lease int64) {
+	if lease == 0 {
+		return
+	}
+	if r.leases[lease]--; r.leases[lease] <= 0 {
+		delete(r.leases, lease)
+		r.doneLeases = append(r.doneLeases, lease)
+	}
 }
 
 // housekeeping starts due releases, finishes empty ones, and refreshes the

@@ -754,8 +754,22 @@ func crlfClean(data []byte) bool {
 	if len(data) == 0 {
 		return true
 	}
-	n := bytes.Count(data, []byte{'\n'})
-	return bytes.HasSuffix(data, []byte("\r\n")) && bytes.Count(data, []byte{'\r'}) == n && bytes.Count(data, []byte("\r\n")) == n
+	if data[len(data)-1] != '\n' {
+		return false
+	}
+	lines := 0
+	for i := 0; i < len(data); {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if i+j == 0 || data[i+j-1] != '\r' {
+			return false
+		}
+		lines++
+		i += j + 1
+	}
+	return bytes.Count(data, []byte{'\r'}) == lines
 }
 
 // writeLines writes data with every line ending in CRLF (a bare LF or CR

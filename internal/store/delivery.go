@@ -117,6 +117,13 @@ func (db *DB) CreateRelease(ctx context.Context, actor auth.Principal, av notice
 		case rel.AudienceID != nr.AudienceID:
 			return apperr.Conflict("version %d of %q was already released to another audience (%d)", v.Number, n.Title, rel.AudienceID)
 		}
+		if !created {
+			// New rows must take ids after every claim's: a claim locks
+			// the release too (see claimFresh).
+			if _, err := tx.exec(ctx, `UPDATE releases SET updated_at = updated_at WHERE id = ?`, rel.ID); err != nil {
+				return fmt.Errorf("lock release: %w", err)
+			}
+		}
 		if added, err = tx.insertDeliveries(ctx, rel.ID, a, nr.Channel, now); err != nil {
 			return err
 		}
@@ -250,10 +257,16 @@ func (db *DB) FindReleases(ctx context.Context, noticeID int64, states ...delive
 // release's total. So progress costs what is left to send, not what was
 // sent, and the ledger's writes keep no index over every row's state.
 func (db *DB) ReleaseCounts(ctx context.Context, releaseID int64) (delivery.Counts, error) {
-	rows, err := db.query(ctx, `SELECT state, COUNT(*) FROM deliveries WHERE release_id = ? AND state IN ('queued', 'deferred') GROUP BY state
+	// Queued rows a lease holds (up to leased_to) are in flight: sending.
+	rows, err := db.query(ctx, `SELECT 'queued', COUNT(*) FROM deliveries WHERE release_id = ? AND state = 'queued'
+			AND id > (SELECT leased_to FROM releases WHERE id = ?)
+		UNION ALL SELECT 'sending', COUNT(*) FROM deliveries WHERE release_id = ? AND state = 'queued'
+			AND id <= (SELECT leased_to FROM releases WHERE id = ?)
+		UNION ALL SELECT 'deferred', COUNT(*) FROM deliveries WHERE release_id = ? AND state = 'deferred'
 		UNION ALL SELECT 'sending', COUNT(*) FROM deliveries WHERE release_id = ? AND state = 'sending'
 		UNION ALL SELECT state, COUNT(*) FROM deliveries WHERE release_id = ? AND state IN ('failed', 'bounced', 'cancelled') GROUP BY state
-		UNION ALL SELECT 'total', total FROM releases WHERE id = ?`, releaseID, releaseID, releaseID, releaseID)
+		UNION ALL SELECT 'total', total FROM releases WHERE id = ?`,
+		releaseID, releaseID, releaseID, releaseID, releaseID, releaseID, releaseID, releaseID)
 	if err != nil {
 		return nil, fmt.Errorf("count deliveries: %w", err)
 	}
@@ -270,7 +283,7 @@ func (db *DB) ReleaseCounts(ctx context.Context, releaseID int64) (delivery.Coun
 		case s == "total":
 			total = n
 		case n > 0:
-			c[delivery.State(s)] = n
+			c[delivery.State(s)] += n
 			counted += n
 		}
 	}
@@ -326,12 +339,17 @@ func (db *DB) MoveRelease(ctx context.Context, actor auth.Principal, id int64, m
 			after["reason"] = m.Reason
 		}
 		if m.To == delivery.ReleaseCancelled {
-			res, err := tx.exec(ctx, `UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE release_id = ? AND state IN ('queued', 'deferred')`,
-				"cancelled by "+actor.Label(), id)
-			if err != nil {
-				return fmt.Errorf("cancel deliveries: %w", err)
+			// What a worker holds is in flight: its outcome is recorded.
+			var n int64
+			for _, q := range []string{`UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE release_id = ? AND state = 'deferred'`,
+				`UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE release_id = ? AND state = 'queued' AND ` + notLeased} {
+				res, err := tx.exec(ctx, q, "cancelled by "+actor.Label(), id)
+				if err != nil {
+					return fmt.Errorf("cancel deliveries: %w", err)
+				}
+				k, _ := res.RowsAffected()
+				n += k
 			}
-			n, _ := res.RowsAffected()
 			after["cancelled_deliveries"] = n
 		}
 		var incidentID int64
@@ -354,6 +372,11 @@ func (db *DB) MoveRelease(ctx context.Context, actor auth.Principal, id int64, m
 	return out, err
 }
 
+// notLeased is true of a queued delivery no lease holds: one that no
+// worker has in flight.
+const notLeased = `NOT EXISTS (SELECT 1 FROM leases l WHERE l.release_id = deliveries.release_id
+	AND deliveries.id > l.after_id AND deliveries.id <= l.last_id)`
+
 // StartDueReleases moves scheduled releases whose start time has come to
 // running, and returns how many it started. Any worker may call it: the
 // conditional update starts each release once.
@@ -370,7 +393,8 @@ func (db *DB) StartDueReleases(ctx context.Context) (int64, error) {
 func (db *DB) FinishReleases(ctx context.Context) error {
 	now := db.now()
 	_, err := db.exec(ctx, `UPDATE releases SET state = 'done', updated_at = ?, finished_at = ?
-		WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.release_id = releases.id AND d.state IN ('queued', 'deferred'))
+		WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.release_id = releases.id AND d.state = 'queued')
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.release_id = releases.id AND d.state = 'deferred')
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.release_id = releases.id AND d.state = 'sending')`,
 		micros(now), micros(now))
 	if err != nil {
@@ -458,13 +482,15 @@ func (db *DB) RecoverDeliveries(ctx context.Context, self int64, stale time.Dura
 	var total int64
 	err = db.inTx(ctx, func(tx *Tx) error {
 		total = 0
-		q := `UPDATE deliveries SET state = 'queued', possible_duplicate = TRUE, worker_id = NULL,
-			last_error = 'the sending process stopped while this message was in flight; sent again with the same Message-ID'
+		now := micros(tx.db.now())
+		// Retries the dead had claimed.
+		q := `UPDATE deliveries SET state = 'deferred', not_before = ?, possible_duplicate = TRUE, worker_id = NULL,
+			last_error = ?
 			WHERE state = 'sending' AND (worker_id IS NULL`
-		args := []any{}
+		args := []any{now, inFlightLost}
 		if len(gone) > 0 {
 			q += ` OR worker_id IN (` + placeholders(len(gone)) + `)`
-			args = int64Args(gone)
+			args = append(args, int64Args(gone)...)
 		}
 		q += `)`
 		res, err := tx.exec(ctx, q, args...)
@@ -472,14 +498,100 @@ func (db *DB) RecoverDeliveries(ctx context.Context, self int64, stale time.Dura
 			return fmt.Errorf("recover deliveries: %w", err)
 		}
 		total, _ = res.RowsAffected()
+		// What their leases held and they did not record.
+		n, err := tx.recoverLeases(ctx, self, gone, now)
+		if err != nil {
+			return err
+		}
+		total += n
 		if len(gone) > 0 {
 			if _, err := tx.exec(ctx, `DELETE FROM workers WHERE id IN (`+placeholders(len(gone))+`)`, int64Args(gone)...); err != nil {
 				return fmt.Errorf("forget workers: %w", err)
 			}
 		}
-		return nil
+		return tx.requeueUnleased(ctx, now)
 	})
 	return total, err
+}
+
+const inFlightLost = "the sending process stopped while this message was in flight; sent again with the same Message-ID"
+
+// recoverLeases ends the leases of the gone workers (and of any worker
+// that is no longer registered) and makes what they held retries, marked
+// possible_duplicate, with the lease's attempt counted.
+func (tx *Tx) recoverLeases(ctx context.Context, self int64, gone []int64, now int64) (int64, error) {
+	q := `SELECT id, release_id, after_id, last_id, claimed_at FROM leases WHERE worker_id <> ? AND (worker_id NOT IN (SELECT id FROM workers)`
+	args := []any{self}
+	if len(gone) > 0 {
+		q += ` OR worker_id IN (` + placeholders(len(gone)) + `)`
+		args = append(args, int64Args(gone)...)
+	}
+	rows, err := tx.query(ctx, q+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("find leases: %w", err)
+	}
+	type lease struct{ id, release, after, last, at int64 }
+	var dead []lease
+	for rows.Next() {
+		var l lease
+		if err := rows.Scan(&l.id, &l.release, &l.after, &l.last, &l.at); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("scan lease: %w", err)
+		}
+		dead = append(dead, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("find leases: %w", err)
+	}
+	var total int64
+	for _, l := range dead {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET state = 'deferred', not_before = ?, possible_duplicate = TRUE, last_error = ?,
+			attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?
+			WHERE release_id = ? AND state = 'queued' AND id > ? AND id <= ?`, now, inFlightLost, l.at, l.at, l.release, l.after, l.last)
+		if err != nil {
+			return 0, fmt.Errorf("recover leased deliveries: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if _, err := tx.exec(ctx, `DELETE FROM leases WHERE id = ?`, l.id); err != nil {
+			return 0, fmt.Errorf("end lease: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// requeueUnleased is a safety net: a never-tried delivery below its
+// release's leased_to that no lease holds would never be claimed, so it
+// becomes a retry. (Releases lock so that this does not happen; see
+// CreateRelease.)
+func (tx *Tx) requeueUnleased(ctx context.Context, now int64) error {
+	rows, err := tx.query(ctx, `SELECT id, leased_to FROM releases WHERE leased_to > 0 AND state IN ('running', 'paused')`)
+	if err != nil {
+		return fmt.Errorf("find leased releases: %w", err)
+	}
+	var rels [][2]int64
+	for rows.Next() {
+		var r [2]int64
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan release: %w", err)
+		}
+		rels = append(rels, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find leased releases: %w", err)
+	}
+	for _, r := range rels {
+		// The queued rows up to leased_to are only those in flight, so
+		// this reads few rows.
+		if _, err := tx.exec(ctx, `UPDATE deliveries SET state = 'deferred', not_before = ?
+			WHERE release_id = ? AND state = 'queued' AND id <= ? AND `+notLeased, now, r[0], r[1]); err != nil {
+			return fmt.Errorf("requeue unleased deliveries: %w", err)
+		}
+	}
+	return nil
 }
 
 // Claimed is a delivery a worker claimed, with its recipient as they are
@@ -487,12 +599,16 @@ func (db *DB) RecoverDeliveries(ctx context.Context, self int64, stale time.Dura
 type Claimed struct {
 	delivery.Delivery
 	Recipient *audience.Recipient
+	// Lease is the lease that holds the delivery (0: a retry, claimed by
+	// marking its row sending); its outcome must name it.
+	Lease int64
 }
 
 // Outcome is what happened to one claimed delivery.
 type Outcome struct {
 	ID    int64
-	State delivery.State // sent, deferred, failed, or queued (try again soon)
+	Lease int64          // Claimed.Lease
+	State delivery.State // sent, deferred, failed, or queued (try again soon: recorded as deferred)
 	// Variant is the text sent (-1: default); nil when nothing was rendered.
 	Variant    *int
 	ProviderID string
@@ -517,37 +633,60 @@ type ClaimSpec struct {
 	Limit    int
 	// MessageID returns the Message-ID of a delivery that has none yet.
 	MessageID func(releaseID, deliveryID int64) string
+	// DoneLeases are this worker's leases whose every outcome is among
+	// the outcomes recorded now (or was recorded before): they are
+	// deleted.
+	DoneLeases []int64
 }
 
-// RecordAndClaim is a worker's one round trip to the ledger: it records the
-// outcomes of the deliveries it finished and claims the next ones, in one
-// transaction. Claimed rows move to sending with one more attempt; a row
-// without a Message-ID yet is given spec.MessageID's, which the outcome
-// stores. On PostgreSQL the claim skips rows other
-// workers have locked (FOR UPDATE SKIP LOCKED), so several processes share
-// the work and never claim the same row; on SQLite the write lock
-// serialises claims. Outcomes for rows no longer claimed by this worker
-// (recovered by another process that thought it dead) are ignored.
+// RecordAndClaim is a worker's one round trip to the ledger: it claims the
+// next deliveries and records the outcomes of those it finished, in one
+// transaction.
+//
+// Never-tried deliveries are claimed by lease: the worker takes the
+// release's next queued rows in id order and one lease row records the
+// run, so a delivery is written once, when its outcome is recorded. On
+// PostgreSQL the release's row is locked while its next run is taken, so
+// several processes take different runs. Retries (deferred rows that are
+// due) are claimed by marking each row sending, skipping rows other
+// workers have locked (FOR UPDATE SKIP LOCKED). Claimed deliveries carry
+// the attempt being made; one without a Message-ID yet is given
+// spec.MessageID's, which the outcome stores.
+//
+// Outcomes for deliveries this worker no longer holds (its lease or claim
+// was recovered by another process that thought it dead) are ignored.
+// Claims come first so that every transaction locks releases before
+// deliveries.
 func (db *DB) RecordAndClaim(ctx context.Context, outcomes []Outcome, spec ClaimSpec) ([]Claimed, error) {
 	var out []Claimed
 	err := db.inTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		if err := tx.recordOutcomes(ctx, spec.WorkerID, outcomes); err != nil {
-			return err
-		}
-		if spec.Limit <= 0 {
-			return nil
-		}
 		now := micros(tx.db.now())
 		for _, rid := range spec.Releases {
 			if len(out) >= spec.Limit {
 				break
 			}
-			got, err := tx.claim(ctx, spec, rid, spec.Limit-len(out), now)
+			got, err := tx.claimRetries(ctx, spec, rid, spec.Limit-len(out), now)
 			if err != nil {
 				return err
 			}
 			out = append(out, got...)
+			if len(out) >= spec.Limit {
+				break
+			}
+			if got, err = tx.claimFresh(ctx, spec, rid, spec.Limit-len(out), now); err != nil {
+				return err
+			}
+			out = append(out, got...)
+		}
+		if err := tx.recordOutcomes(ctx, spec.WorkerID, outcomes); err != nil {
+			return err
+		}
+		if len(spec.DoneLeases) > 0 {
+			if _, err := tx.exec(ctx, `DELETE FROM leases WHERE worker_id = ? AND id IN (`+placeholders(len(spec.DoneLeases))+`)`,
+				append([]any{spec.WorkerID}, int64Args(spec.DoneLeases)...)...); err != nil {
+				return fmt.Errorf("end leases: %w", err)
+			}
 		}
 		return tx.attachRecipients(ctx, out)
 	})
@@ -565,6 +704,7 @@ type outcomeRow struct {
 	Dup        bool   `json:"dup"`
 	At         int64  `json:"at"`
 	MessageID  string `json:"message_id"`
+	Lease      int64  `json:"lease"`
 }
 
 // outcomesSQL reads the outcomes from one JSON parameter, so the statement
@@ -573,9 +713,9 @@ type outcomeRow struct {
 var outcomesSQL = map[string]string{
 	"sqlite": `SELECT value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'variant' AS variant, value ->> 'provider_id' AS provider_id,
 		value ->> 'last_error' AS last_error, value ->> 'not_before' AS not_before, value ->> 'dup' AS dup, value ->> 'at' AS at,
-		value ->> 'message_id' AS message_id FROM jsonb_each(jsonb(?))`,
+		value ->> 'message_id' AS message_id, value ->> 'lease' AS lease FROM jsonb_each(jsonb(?))`,
 	"postgres": `SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x (id bigint, state text, variant integer, provider_id text,
-		last_error text, not_before bigint, dup boolean, at bigint, message_id text)`,
+		last_error text, not_before bigint, dup boolean, at bigint, message_id text, lease bigint)`,
 }
 
 func (tx *Tx) recordOutcomes(ctx context.Context, workerID int64, os []Outcome) error {
@@ -584,8 +724,14 @@ func (tx *Tx) recordOutcomes(ctx context.Context, workerID int64, os []Outcome) 
 	}
 	rows := make([]outcomeRow, len(os))
 	for i, o := range os {
-		rows[i] = outcomeRow{ID: o.ID, State: string(o.State), Variant: o.Variant, ProviderID: o.ProviderID, LastError: o.Error,
-			Dup: o.PossibleDuplicate, At: micros(o.At), MessageID: o.MessageID}
+		state := o.State
+		if state == delivery.Queued {
+			// Only claims by lease take queued rows: one to try again
+			// goes back as a retry.
+			state = delivery.Deferred
+		}
+		rows[i] = outcomeRow{ID: o.ID, State: string(state), Variant: o.Variant, ProviderID: o.ProviderID, LastError: o.Error,
+			Dup: o.PossibleDuplicate, At: micros(o.At), MessageID: o.MessageID, Lease: o.Lease}
 		if !o.NotBefore.IsZero() {
 			rows[i].NotBefore = micros(o.NotBefore)
 		}
@@ -594,22 +740,28 @@ func (tx *Tx) recordOutcomes(ctx context.Context, workerID int64, os []Outcome) 
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
+	// A leased delivery's attempt is counted now, at the lease's time; a
+	// retry's was counted when its row was claimed.
 	q := `WITH v AS (` + outcomesSQL[tx.db.dialect.name()] + `)
 		UPDATE deliveries SET state = v.state, variant = COALESCE(v.variant, deliveries.variant), provider_id = v.provider_id,
 		last_error = v.last_error, not_before = v.not_before, possible_duplicate = (deliveries.possible_duplicate OR v.dup),
 		sent_at = CASE WHEN v.state = 'sent' THEN v.at ELSE deliveries.sent_at END, worker_id = NULL,
-		message_id = CASE WHEN v.message_id <> '' THEN v.message_id ELSE deliveries.message_id END
-		FROM v WHERE deliveries.id = v.id AND deliveries.state = 'sending' AND deliveries.worker_id = ?`
-	if _, err := tx.exec(ctx, q, string(js), workerID); err != nil {
+		message_id = CASE WHEN v.message_id <> '' THEN v.message_id ELSE deliveries.message_id END,
+		attempts = deliveries.attempts + CASE WHEN l.id IS NULL THEN 0 ELSE 1 END,
+		first_attempt_at = COALESCE(deliveries.first_attempt_at, l.claimed_at),
+		last_attempt_at = COALESCE(l.claimed_at, deliveries.last_attempt_at)
+		FROM v LEFT JOIN leases l ON l.id = v.lease AND l.worker_id = ?
+		WHERE deliveries.id = v.id AND (l.id IS NOT NULL AND deliveries.state = 'queued' AND deliveries.release_id = l.release_id
+			OR v.lease = 0 AND deliveries.state = 'sending' AND deliveries.worker_id = ?)`
+	if _, err := tx.exec(ctx, q, string(js), workerID, workerID); err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}
 	return nil
 }
 
-func (tx *Tx) claim(ctx context.Context, spec ClaimSpec, releaseID int64, limit int, now int64) ([]Claimed, error) {
-	// The queue's partial index covers queued and deferred rows;
-	// repeating its condition word for word lets SQLite use it.
-	pick := `SELECT id FROM deliveries WHERE release_id = ? AND state IN ('queued', 'deferred')
+// claimRetries claims due deferred deliveries by marking them sending.
+func (tx *Tx) claimRetries(ctx context.Context, spec ClaimSpec, releaseID int64, limit int, now int64) ([]Claimed, error) {
+	pick := `SELECT id FROM deliveries WHERE release_id = ? AND state = 'deferred'
 		AND not_before <= ? ORDER BY not_before, id LIMIT ?`
 	if tx.db.dialect.name() == "postgres" {
 		pick += ` FOR UPDATE SKIP LOCKED`
@@ -640,6 +792,61 @@ func (tx *Tx) claim(ctx context.Context, spec ClaimSpec, releaseID int64, limit 
 	}
 	// RETURNING keeps no order; send in the order of the queue.
 	slices.SortFunc(got, func(a, b Claimed) int { return cmp.Compare(a.ID, b.ID) })
+	return got, nil
+}
+
+// claimFresh leases the release's next never-tried deliveries: up to
+// limit queued rows after the release's leased_to, in id order. It writes
+// one lease row and moves leased_to, and no delivery row.
+func (tx *Tx) claimFresh(ctx context.Context, spec ClaimSpec, releaseID int64, limit int, now int64) ([]Claimed, error) {
+	lock := ""
+	if tx.db.dialect.name() == "postgres" {
+		lock = ` FOR UPDATE`
+	}
+	var after int64
+	if err := tx.queryRow(ctx, `SELECT leased_to FROM releases WHERE id = ?`+lock, releaseID).Scan(&after); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	rows, err := tx.query(ctx, `SELECT id, recipient_id, address, attempts, possible_duplicate, message_id, queued_at
+		FROM deliveries WHERE release_id = ? AND state = 'queued' AND id > ? ORDER BY id LIMIT ?`, releaseID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	var got []Claimed
+	tried := fromMicros(now)
+	for rows.Next() {
+		var c Claimed
+		var queued int64
+		if err := rows.Scan(&c.ID, &c.RecipientID, &c.Address, &c.Attempts, &c.PossibleDuplicate, &c.MessageID, &queued); err != nil {
+			return nil, fmt.Errorf("scan claimed delivery: %w", err)
+		}
+		c.ReleaseID, c.QueuedAt, c.State, c.LastAttemptAt = releaseID, fromMicros(queued), delivery.Queued, &tried
+		c.Attempts++ // the attempt being made
+		if c.MessageID == "" && spec.MessageID != nil {
+			c.MessageID = spec.MessageID(releaseID, c.ID)
+		}
+		got = append(got, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	rows.Close()
+	if len(got) == 0 {
+		return nil, nil
+	}
+	last := got[len(got)-1].ID
+	var lease int64
+	if err := tx.queryRow(ctx, `INSERT INTO leases (worker_id, release_id, after_id, last_id, claimed_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		spec.WorkerID, releaseID, after, last, now).Scan(&lease); err != nil {
+		return nil, fmt.Errorf("lease deliveries: %w", err)
+	}
+	if _, err := tx.exec(ctx, `UPDATE releases SET leased_to = ? WHERE id = ?`, last, releaseID); err != nil {
+		return nil, fmt.Errorf("lease deliveries: %w", err)
+	}
+	for i := range got {
+		got[i].Lease = lease
+	}
 	return got, nil
 }
 
@@ -683,10 +890,14 @@ type DeliveryFilter struct {
 	Limit int
 }
 
+// deliveryState is a delivery's state as people see it: a queued row
+// that a lease holds (d is the delivery, rl its release) is sending.
+const deliveryState = `CASE WHEN d.state = 'queued' AND d.id <= rl.leased_to THEN 'sending' ELSE d.state END`
+
 // FindDeliveries returns ledger rows with the notice each carried, oldest
 // first: "what did jane@example.com receive, and when?".
 func (db *DB) FindDeliveries(ctx context.Context, f DeliveryFilter) ([]delivery.Record, error) {
-	q := `SELECT d.id, d.release_id, d.recipient_id, d.address, d.variant, d.state, d.attempts, d.not_before, d.last_error, d.message_id,
+	q := `SELECT d.id, d.release_id, d.recipient_id, d.address, d.variant, ` + deliveryState + `, d.attempts, d.not_before, d.last_error, d.message_id,
 		d.provider_id, d.possible_duplicate, d.queued_at, d.first_attempt_at, d.last_attempt_at, d.sent_at,
 		rl.notice_id, n.title, rl.version, rl.channel, n.incident_id
 		FROM deliveries d JOIN releases rl ON rl.id = d.release_id JOIN notices n ON n.id = rl.notice_id WHERE d.id > ?`
@@ -700,7 +911,7 @@ func (db *DB) FindDeliveries(ctx context.Context, f DeliveryFilter) ([]delivery.
 		args = append(args, f.ReleaseID)
 	}
 	if f.State != "" {
-		q += ` AND d.state = ?`
+		q += ` AND ` + deliveryState + ` = ?`
 		args = append(args, string(f.State))
 	}
 	q += ` ORDER BY d.id LIMIT ` + strconv.Itoa(clampLimit(f.Limit))

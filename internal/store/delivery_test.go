@@ -98,9 +98,9 @@ func TestClaimRecordAndRecover(t *testing.T) {
 		zero := -1
 		var outs []store.Outcome
 		for i, c := range got[:10] {
-			o := store.Outcome{ID: c.ID, State: delivery.Sent, Variant: &zero, ProviderID: fmt.Sprintf("q%d", i), At: now}
+			o := store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Sent, Variant: &zero, ProviderID: fmt.Sprintf("q%d", i), At: now}
 			if i == 9 {
-				o = store.Outcome{ID: c.ID, State: delivery.Deferred, Error: "451 try later", NotBefore: now.Add(time.Hour), At: now}
+				o = store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Deferred, Error: "451 try later", NotBefore: now.Add(time.Hour), At: now}
 			}
 			outs = append(outs, o)
 		}
@@ -122,17 +122,25 @@ func TestClaimRecordAndRecover(t *testing.T) {
 			t.Fatalf("recovered %d, %v; want 15", n, err)
 		}
 		// Worker 1's late outcomes no longer count: the rows are not its own.
-		if _, err := db.RecordAndClaim(ctx, []store.Outcome{{ID: got[10].ID, State: delivery.Sent, At: now}}, store.ClaimSpec{WorkerID: w1}); err != nil {
+		if _, err := db.RecordAndClaim(ctx, []store.Outcome{{ID: got[10].ID, Lease: got[10].Lease, State: delivery.Sent, At: now}}, store.ClaimSpec{WorkerID: w1}); err != nil {
 			t.Fatal(err)
 		}
-		ds, err := db.FindDeliveries(ctx, store.DeliveryFilter{ReleaseID: rel.ID, State: delivery.Queued, Limit: 100})
-		if err != nil || len(ds) != 40 {
-			t.Fatalf("queued after recovery: %d %v", len(ds), err)
+		// The 15 are retries now, due at once, each with its attempt
+		// counted; the 25 never claimed are still queued.
+		if c := countsOf(t, db, rel.ID); c[delivery.Queued] != 25 || c[delivery.Deferred] != 16 || c[delivery.Sending] != 0 {
+			t.Fatalf("counts after recovery %v", c)
+		}
+		ds, err := db.FindDeliveries(ctx, store.DeliveryFilter{ReleaseID: rel.ID, State: delivery.Deferred, Limit: 100})
+		if err != nil || len(ds) != 16 {
+			t.Fatalf("deferred after recovery: %d %v", len(ds), err)
 		}
 		dups := 0
 		for _, d := range ds {
 			if d.PossibleDuplicate {
 				dups++
+				if d.Attempts != 1 || d.FirstAttemptAt == nil || d.LastError == "" {
+					t.Errorf("recovered row %+v: want its attempt counted and why", d)
+				}
 			}
 		}
 		if dups != 15 {
@@ -158,7 +166,7 @@ func TestClaimRecordAndRecover(t *testing.T) {
 				if c.ID == got[0].ID && c.MessageID != firstMID {
 					t.Fatalf("Message-ID changed: %s then %s", firstMID, c.MessageID)
 				}
-				pending = append(pending, store.Outcome{ID: c.ID, State: delivery.Sent, At: now})
+				pending = append(pending, store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Sent, At: now})
 			}
 		}
 		if len(seen) != 40 {
@@ -255,7 +263,7 @@ func TestConcurrentClaimsNeverOverlap(t *testing.T) {
 					mu.Lock()
 					for _, c := range cl {
 						seen[c.ID]++
-						pending = append(pending, store.Outcome{ID: c.ID, State: delivery.Sent, At: time.Now()})
+						pending = append(pending, store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Sent, At: time.Now()})
 					}
 					mu.Unlock()
 				}
@@ -269,6 +277,110 @@ func TestConcurrentClaimsNeverOverlap(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("row %d claimed %d times", id, n)
 			}
+		}
+	})
+}
+
+// TestLeases follows the runs of never-tried deliveries a worker leases:
+// each delivery is claimed once, in id order; members who join later are
+// leased after the rest; a cancel leaves what is in flight to its worker,
+// whose outcomes still count; the lease ends with its last outcome; and
+// queued rows a lost lease held are not skipped.
+func TestLeases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := storetest.NewFixture(t, db, storetest.Recipients(10), content)
+		a, av := f.Audience, f.Approved
+		rel, _, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID, TokenKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := db.RegisterWorker(ctx, "h", 1)
+		claim := func(limit int, outs []store.Outcome, done ...int64) []store.Claimed {
+			t.Helper()
+			got, err := db.RecordAndClaim(ctx, outs, store.ClaimSpec{WorkerID: w, Releases: []int64{rel.ID}, Limit: limit, DoneLeases: done})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		sent := func(cs []store.Claimed) []store.Outcome {
+			var outs []store.Outcome
+			for _, c := range cs {
+				outs = append(outs, store.Outcome{ID: c.ID, Lease: c.Lease, State: delivery.Sent, At: time.Now()})
+			}
+			return outs
+		}
+		first := claim(4, nil)
+		second := claim(4, nil)
+		if len(first) != 4 || len(second) != 4 || first[0].Lease == 0 || first[0].Lease == second[0].Lease || second[0].ID <= first[3].ID {
+			t.Fatalf("two leases: %+v then %+v", first, second)
+		}
+		for _, c := range first {
+			if c.Lease != first[0].Lease || c.Attempts != 1 || c.Recipient == nil || c.LastAttemptAt == nil {
+				t.Fatalf("leased delivery %+v", c)
+			}
+		}
+		if c := countsOf(t, db, rel.ID); c[delivery.Sending] != 8 || c[delivery.Queued] != 2 {
+			t.Fatalf("counts with two leases out: %v", c)
+		}
+		if ds, _ := db.FindDeliveries(ctx, store.DeliveryFilter{ReleaseID: rel.ID, State: delivery.Sending}); len(ds) != 8 {
+			t.Fatalf("%d deliveries shown sending, want 8", len(ds))
+		}
+
+		// Someone joins: they come after the rest.
+		if _, err := importCSV(t, db, a.ID, "email,name\nlate@example.com,Late\n", audience.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, added, err := db.CreateRelease(ctx, auth.CLI, av, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: a.ID}); err != nil || added != 1 {
+			t.Fatalf("release again: %d %v", added, err)
+		}
+		third := claim(10, sent(first), first[0].Lease)
+		if len(third) != 3 || third[2].Address != "late@example.com" {
+			t.Fatalf("third lease: %+v", third)
+		}
+		if n, _ := db.Leases(); n != 2 {
+			t.Fatalf("%d leases held, want 2 (the first ended with its last outcome)", n)
+		}
+
+		// Cancel: the 3 of the third lease and the 4 of the second are in
+		// flight; nothing is left to cancel, and their outcomes count.
+		cancel := store.ReleaseMove{From: []delivery.ReleaseState{delivery.ReleaseRunning}, To: delivery.ReleaseCancelled, Action: "release.cancel", Summary: "Cancelled"}
+		if _, err := db.MoveRelease(ctx, auth.CLI, rel.ID, cancel); err != nil {
+			t.Fatal(err)
+		}
+		if c := countsOf(t, db, rel.ID); c[delivery.Cancelled] != 0 || c[delivery.Sending] != 7 {
+			t.Fatalf("counts after cancel: %v", c)
+		}
+		claim(0, sent(second), second[0].Lease)
+		if c := countsOf(t, db, rel.ID); c[delivery.Sent] != 8 || c[delivery.Sending] != 3 {
+			t.Fatalf("counts after the second lease's outcomes: %v", c)
+		}
+
+		// A lease lost by a bug: its queued rows become retries, not
+		// forgotten ones. (Only running and paused releases are swept.)
+		f2 := storetest.NewFixture(t, db, storetest.Recipients(8), content)
+		rel2, _, err := db.CreateRelease(ctx, auth.CLI, f2.Approved, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: f2.Audience.ID, TokenKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := func() []store.Claimed {
+			g, err := db.RecordAndClaim(ctx, nil, store.ClaimSpec{WorkerID: w, Releases: []int64{rel2.ID}, Limit: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g
+		}()
+		if len(got) != 5 {
+			t.Fatalf("claimed %d of the second release", len(got))
+		}
+		if err := db.DropLeases(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RecoverDeliveries(ctx, w, time.Minute, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c := countsOf(t, db, rel2.ID); c[delivery.Deferred] != 5 || c[delivery.Queued] != 3 {
+			t.Fatalf("counts after a lost lease: %v", c)
 		}
 	})
 }

@@ -1,9 +1,25 @@
 package store
 
+import "context"
+
 // SetCopyLimits shrinks copyIntoEmpty's filter and held rows for a test,
 // and returns a function that restores them.
 func SetCopyLimits(bloomBits, heldMax int) (restore func()) {
 	b, h := copyBloomBits, copyHeldMax
 	copyBloomBits, copyHeldMax = bloomBits, heldMax
 	return func() { copyBloomBits, copyHeldMax = b, h }
+}
+
+// Leases returns how many leases are held.
+func (db *DB) Leases() (int, error) {
+	var n int
+	err := db.queryRow(context.Background(), `SELECT COUNT(*) FROM leases`).Scan(&n)
+	return n, err
+}
+
+// DropLeases deletes every lease as if a bug had lost them, leaving their
+// deliveries queued below leased_to.
+func (db *DB) DropLeases() error {
+	_, err := db.exec(context.Background(), `DELETE FROM leases`)
+	return err
 }

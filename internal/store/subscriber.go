@@ -250,7 +250,8 @@ func (db *DB) EndSubscription(ctx context.Context, id int64, state, reason strin
 		if s.RecipientID != 0 {
 			// Recipient ids are unique across audiences: these rows are
 			// this subscriber's update emails.
-			if _, err := tx.exec(ctx, `UPDATE deliveries SET state = 'cancelled', last_error = ?, not_before = 0 WHERE recipient_id = ? AND state IN ('queued', 'deferred')`,
+			if _, err := tx.exec(ctx, `UPDATE deliveries SET state = 'cancelled', last_error = ?, not_before = 0 WHERE recipient_id = ?
+				AND (state = 'deferred' OR state = 'queued' AND `+notLeased+`)`,
 				"unsubscribed", s.RecipientID); err != nil {
 				return fmt.Errorf("cancel queued emails: %w", err)
 			}
