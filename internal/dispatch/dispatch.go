@@ -272,11 +272,11 @@ type run struct {
 	prepared     map[int64]*preparedState
 	// leases counts, per lease this run holds, the deliveries whose
 	// outcome is not in pending yet; doneLeases have none left.
-	leases       map[int64]int
-	doneLeases   []int64
-	breakers     map[int64]*breaker
-	releases     []delivery.Release // running releases this process can send
-	senderWG     sync.WaitGroup
+	leases     map[int64]int
+	doneLeases []int64
+	breakers   map[int64]*breaker
+	releases   []delivery.Release // running releases this process can send
+	senderWG   sync.WaitGroup
 }
 
 // Run sends until ctx is cancelled, then lets the messages in flight finish

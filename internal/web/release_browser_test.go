@@ -88,7 +88,7 @@ func TestBrowserRelease(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := d.Run(dctx); err != nil {
+		if err := d.Run(dctx); err != nil && dctx.Err() == nil {
 			t.Errorf("dispatcher: %v", err)
 		}
 	}()

@@ -439,7 +439,7 @@ func startDispatcher(t *testing.T, db *store.DB, svc *app.Service) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := d.Run(dctx); err != nil {
+		if err := d.Run(dctx); err != nil && dctx.Err() == nil {
 			t.Errorf("dispatcher: %v", err)
 		}
 	}()
