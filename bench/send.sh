@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Send benchmark: Candor sending a personalised notice to N recipients through
 # ../shared/tools/smtpsink, on SQLite and PostgreSQL, with DKIM off, RSA and
-# Ed25519; and smtpblast against the same sink in the same run, for the
-# machine's ceiling. Figures go to stdout; docs/performance.md explains them.
+# Ed25519; and smtpblast (DATA) and bench/chunkblast (BDAT) against the
+# same sink in the same run, for the machine's ceilings. Figures go to stdout; docs/performance.md explains them.
 #
 #   bench/send.sh [N]                       (default 100000)
 #   CANDOR_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable bench/send.sh
@@ -20,6 +20,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 go build -o "$OUT/candor" ./cmd/candor
 (cd "$TOOLS/smtpsink" && go build -o "$OUT/smtpsink" .)
 (cd "$TOOLS/smtpblast" && go build -o "$OUT/smtpblast" .)
+go build -o "$OUT/chunkblast" ./bench/chunkblast
 
 sink() { "$OUT/smtpsink" -addr "$ADDR" >"$OUT/sink.log" 2>&1 & SINK=$!; sleep 0.5; }
 sink_final() { kill -TERM "$SINK"; wait "$SINK" 2>/dev/null || true; grep FINAL "$OUT/sink.log" | sed 's/^/  sink: /'; }
@@ -27,6 +28,13 @@ sink_final() { kill -TERM "$SINK"; wait "$SINK" 2>/dev/null || true; grep FINAL 
 echo "== smtpblast ceiling: $N messages of 4.8 kB, 20 connections, pipelining"
 sink
 "$OUT/smtpblast" -addr "$ADDR" -conns 20 -n "$N" -size 4800 -pipeline | sed 's/^/  /'
+sink_final
+
+# Candor's notice is about 8.7 kB and goes out with BDAT when the relay
+# offers CHUNKING (the sink does): the ceiling for that way of sending.
+echo "== chunkblast ceiling: $N messages of 8.8 kB, 20 connections, BDAT"
+sink
+"$OUT/chunkblast" -addr "$ADDR" -conns 20 -n "$N" -size 8800 | sed 's/^/  /'
 sink_final
 
 for db in sqlite postgres; do

@@ -11,7 +11,8 @@
 //   - DKIM signs a message (RFC 6376 with rsa-sha256, RFC 8463 with
 //     ed25519-sha256), relaxed/relaxed.
 //   - Conn is an SMTP client session (RFC 5321) with PIPELINING
-//     (RFC 2920), STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN
+//     (RFC 2920), CHUNKING (RFC 3030: BDAT, the whole message in one
+//     write, when offered), STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN
 //     and LOGIN (RFC 4954, RFC 4616) and ENHANCEDSTATUSCODES (RFC 2034);
 //     Pool shares a few sessions between senders. Classify tells a caller
 //     whether a failed message should be retried.
