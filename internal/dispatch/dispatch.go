@@ -646,14 +646,14 @@ func (r *run) drain() {
 }
 
 func (r *run) flush(ctx context.Context) {
-	if len(r.pending) == 0 {
+	if len(r.pending) == 0 && len(r.doneLeases) == 0 {
 		return
 	}
-	if _, err := r.db.RecordAndClaim(ctx, r.pending, store.ClaimSpec{WorkerID: r.worker}); err != nil {
+	if _, err := r.db.RecordAndClaim(ctx, r.pending, store.ClaimSpec{WorkerID: r.worker, DoneLeases: r.doneLeases}); err != nil {
 		r.log.Error("final_record_failed", "err", err, "pending", len(r.pending))
 		return
 	}
-	r.pending = r.pending[:0]
+	r.pending, r.doneLeases = r.pending[:0], r.doneLeases[:0]
 }
 
 func sleep(ctx context.Context, d time.Duration) {
