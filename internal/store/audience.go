@@ -304,6 +304,7 @@ func (db *DB) ImportRecipients(ctx context.Context, actor auth.Principal, audien
 		}
 		return rep, err
 	}
+	db.refreshStats(ctx, "recipients", rep.Accepted)
 	return rep, nil
 }
 

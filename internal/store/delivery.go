@@ -152,6 +152,9 @@ func (db *DB) CreateRelease(ctx context.Context, actor auth.Principal, av notice
 		rel, err = tx.release(ctx, rel.ID)
 		return err
 	})
+	if err == nil {
+		db.refreshStats(ctx, "deliveries", added)
+	}
 	return rel, added, err
 }
 

@@ -73,6 +73,24 @@ func TestReleaseWritesOneRowPerMember(t *testing.T) {
 	})
 }
 
+// A bulk import and a bulk release refresh PostgreSQL's statistics at
+// once: with the statistics of an empty table, the planner would read every
+// queued delivery to record each batch of outcomes, and every remaining
+// recipient to read each page of members.
+func TestBulkWritesRefreshPlannerStatistics(t *testing.T) {
+	db := storetest.Postgres(t)
+	f := storetest.NewFixture(t, db, storetest.Recipients(1500), content)
+	if n, err := db.PlannerRows("recipients"); err != nil || n < 1500 {
+		t.Fatalf("planner's recipients after importing 1,500: %v (%v); want at least 1,500", n, err)
+	}
+	if _, _, err := db.CreateRelease(ctx, auth.CLI, f.Approved, store.NewRelease{Channel: notice.ChannelEmail, AudienceID: f.Audience.ID, TokenKey: []byte("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PlannerRows("deliveries"); err != nil || n < 1500 {
+		t.Fatalf("planner's deliveries after releasing to 1,500: %v (%v); want at least 1,500", n, err)
+	}
+}
+
 func TestClaimRecordAndRecover(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := storetest.NewFixture(t, db, storetest.Recipients(50), content)

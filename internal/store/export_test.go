@@ -23,3 +23,11 @@ func (db *DB) DropLeases() error {
 	_, err := db.exec(context.Background(), `DELETE FROM leases`)
 	return err
 }
+
+// PlannerRows returns the number of rows PostgreSQL's planner believes a
+// table holds (pg_class.reltuples: -1 until the table is first analyzed).
+func (db *DB) PlannerRows(table string) (float64, error) {
+	var n float64
+	err := db.queryRow(context.Background(), `SELECT reltuples FROM pg_class WHERE relname = ? AND relkind = 'r'`, table).Scan(&n)
+	return n, err
+}

@@ -180,6 +180,26 @@ func (db *DB) unlockWriter() {
 	}
 }
 
+// bulkRows is the number of rows written at once after which the
+// planner's statistics of the table are refreshed (see dialect.analyze).
+const bulkRows = 1000
+
+// refreshStats refreshes the planner's statistics of a table that a
+// committed bulk write changed. It is an optimisation only: a failure is
+// logged, and the write stands.
+func (db *DB) refreshStats(ctx context.Context, table string, rows int64) {
+	q := db.dialect.analyze(table)
+	if q == "" || rows < bulkRows {
+		return
+	}
+	start := time.Now()
+	if _, err := db.sql.ExecContext(ctx, q); err != nil {
+		db.log.Warn("refresh planner statistics", "table", table, "err", err)
+		return
+	}
+	db.log.Debug("refreshed planner statistics", "table", table, "rows_written", rows, "took", time.Since(start))
+}
+
 // inTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise. A transaction that lost a race for SQLite's write lock
 // (SQLITE_BUSY after the busy timeout) or a PostgreSQL serialisation failure
