@@ -815,26 +815,42 @@ func appendJSONString(b []byte, s string) []byte {
 
 const recipientColumns = `id, audience_id, email, phone, name, locale, jurisdiction, external_id, exposed, attributes, created_at, updated_at`
 
+// joinedRecipientColumns are recipientColumns of a recipient r that a
+// LEFT JOIN may not find: a missing one scans as id 0.
+const joinedRecipientColumns = `COALESCE(r.id, 0), COALESCE(r.audience_id, 0), r.email, COALESCE(r.phone, ''), COALESCE(r.name, ''),
+	COALESCE(r.locale, ''), COALESCE(r.jurisdiction, ''), COALESCE(r.external_id, ''), COALESCE(r.exposed, '[]'), COALESCE(r.attributes, '{}'),
+	COALESCE(r.created_at, 0), COALESCE(r.updated_at, 0)`
+
 func scanRecipient(s interface{ Scan(...any) error }, r *audience.Recipient) error {
+	dest, decode := recipientDest(r)
+	if err := s.Scan(dest...); err != nil {
+		return fmt.Errorf("scan recipient: %w", err)
+	}
+	return decode()
+}
+
+// recipientDest returns the scan destinations of recipientColumns into r,
+// and the function that finishes r once they are scanned.
+func recipientDest(r *audience.Recipient) ([]any, func() error) {
 	var email sql.NullString
 	var exposed, attrs string
 	var created, updated int64
-	if err := s.Scan(&r.ID, &r.AudienceID, &email, &r.Phone, &r.Name, &r.Locale, &r.Jurisdiction, &r.ExternalID, &exposed, &attrs, &created, &updated); err != nil {
-		return fmt.Errorf("scan recipient: %w", err)
-	}
-	r.Email, r.CreatedAt, r.UpdatedAt = email.String, fromMicros(created), fromMicros(updated)
-	r.Exposed, r.Attributes = nil, nil
-	if exposed != "[]" {
-		if err := json.Unmarshal([]byte(exposed), &r.Exposed); err != nil {
-			return fmt.Errorf("decode exposed kinds of recipient %d: %w", r.ID, err)
+	dest := []any{&r.ID, &r.AudienceID, &email, &r.Phone, &r.Name, &r.Locale, &r.Jurisdiction, &r.ExternalID, &exposed, &attrs, &created, &updated}
+	return dest, func() error {
+		r.Email, r.CreatedAt, r.UpdatedAt = email.String, fromMicros(created), fromMicros(updated)
+		r.Exposed, r.Attributes = nil, nil
+		if exposed != "[]" {
+			if err := json.Unmarshal([]byte(exposed), &r.Exposed); err != nil {
+				return fmt.Errorf("decode exposed kinds of recipient %d: %w", r.ID, err)
+			}
 		}
-	}
-	if attrs != "{}" {
-		if err := json.Unmarshal([]byte(attrs), &r.Attributes); err != nil {
-			return fmt.Errorf("decode attributes of recipient %d: %w", r.ID, err)
+		if attrs != "{}" {
+			if err := json.Unmarshal([]byte(attrs), &r.Attributes); err != nil {
+				return fmt.Errorf("decode attributes of recipient %d: %w", r.ID, err)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // FindRecipients returns an audience's own recipients in the order they were

@@ -810,8 +810,11 @@ func (tx *Tx) claimFresh(ctx context.Context, spec ClaimSpec, releaseID int64, l
 	if err := tx.queryRow(ctx, `SELECT leased_to FROM releases WHERE id = ?`+lock, releaseID).Scan(&after); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	rows, err := tx.query(ctx, `SELECT id, recipient_id, address, attempts, possible_duplicate, message_id, queued_at
-		FROM deliveries WHERE release_id = ? AND state = 'queued' AND id > ? ORDER BY id LIMIT ?`, releaseID, after, limit)
+	// The recipients come in the same query: one round trip, and no list
+	// of ids to send back.
+	rows, err := tx.query(ctx, `SELECT d.id, d.recipient_id, d.address, d.attempts, d.possible_duplicate, d.message_id, d.queued_at, `+joinedRecipientColumns+`
+		FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient_id
+		WHERE d.release_id = ? AND d.state = 'queued' AND d.id > ? ORDER BY d.id LIMIT ?`, releaseID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -821,8 +824,16 @@ func (tx *Tx) claimFresh(ctx context.Context, spec ClaimSpec, releaseID int64, l
 	for rows.Next() {
 		var c Claimed
 		var queued int64
-		if err := rows.Scan(&c.ID, &c.RecipientID, &c.Address, &c.Attempts, &c.PossibleDuplicate, &c.MessageID, &queued); err != nil {
+		r := new(audience.Recipient)
+		dest, decode := recipientDest(r)
+		if err := rows.Scan(append([]any{&c.ID, &c.RecipientID, &c.Address, &c.Attempts, &c.PossibleDuplicate, &c.MessageID, &queued}, dest...)...); err != nil {
 			return nil, fmt.Errorf("scan claimed delivery: %w", err)
+		}
+		if r.ID != 0 {
+			if err := decode(); err != nil {
+				return nil, err
+			}
+			c.Recipient = r
 		}
 		c.ReleaseID, c.QueuedAt, c.State, c.LastAttemptAt = releaseID, fromMicros(queued), delivery.Queued, &tried
 		c.Attempts++ // the attempt being made
@@ -853,17 +864,21 @@ func (tx *Tx) claimFresh(ctx context.Context, spec ClaimSpec, releaseID int64, l
 	return got, nil
 }
 
+// attachRecipients reads the recipients of claimed retries.
 func (tx *Tx) attachRecipients(ctx context.Context, cs []Claimed) error {
-	if len(cs) == 0 {
-		return nil
-	}
 	byID := make(map[int64][]int, len(cs))
 	ids := make([]any, 0, len(cs))
 	for i, c := range cs {
+		if c.Lease != 0 {
+			continue // claimFresh read it with the delivery
+		}
 		if _, ok := byID[c.RecipientID]; !ok {
 			ids = append(ids, c.RecipientID)
 		}
 		byID[c.RecipientID] = append(byID[c.RecipientID], i)
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	rows, err := tx.query(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {

@@ -104,12 +104,19 @@ func TestClaimRecordAndRecover(t *testing.T) {
 			t.Fatal(err)
 		}
 		mid := func(r, d int64) string { return delivery.MessageID(rel.TokenKey, d, "example.com") }
+		// Person 3 is deleted after the release: claimed without a recipient.
+		if err := db.DeleteRecipientRow("r3@example.com"); err != nil {
+			t.Fatal(err)
+		}
 		got, err := db.RecordAndClaim(ctx, nil, store.ClaimSpec{WorkerID: w1, Releases: []int64{rel.ID}, Limit: 20, MessageID: mid})
 		if err != nil || len(got) != 20 {
 			t.Fatalf("claim: %d %v", len(got), err)
 		}
-		if got[0].Recipient == nil || got[0].Recipient.Name != "Person 0" || got[0].MessageID == "" || got[0].Attempts != 1 {
+		if got[0].Recipient == nil || got[0].Recipient.Name != "Person 0" || got[0].Recipient.Email != "r0@example.com" || got[0].MessageID == "" || got[0].Attempts != 1 {
 			t.Fatalf("claimed row: %+v", got[0])
+		}
+		if got[3].Recipient != nil || got[3].Address != "r3@example.com" || got[4].Recipient == nil || got[4].Recipient.Name != "Person 4" {
+			t.Fatalf("claimed rows 3 and 4: %+v, %+v; want the deleted recipient's row without a recipient", got[3], got[4])
 		}
 		firstMID := got[0].MessageID
 		now := time.Now()

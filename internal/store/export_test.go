@@ -31,3 +31,10 @@ func (db *DB) PlannerRows(table string) (float64, error) {
 	err := db.queryRow(context.Background(), `SELECT reltuples FROM pg_class WHERE relname = ? AND relkind = 'r'`, table).Scan(&n)
 	return n, err
 }
+
+// DeleteRecipientRow deletes a recipient the way no user action does:
+// leaving its deliveries as they are.
+func (db *DB) DeleteRecipientRow(email string) error {
+	_, err := db.exec(context.Background(), `DELETE FROM recipients WHERE email = ?`, email)
+	return err
+}
