@@ -36,7 +36,9 @@ process's workers to the SMTP server at --smtp-addr — run
 ../shared/tools/smtpsink there: it accepts everything and counts duplicates.
 Then it reports messages per second from the first message to the last (from
 the ledger), the wall time from release to all sent, the process's peak
-memory while sending, and the ledger's counts.
+memory while sending, the CPU time it used from release to all sent (per
+message: the figure to compare changes by, steadier than the rate), and the
+ledger's counts.
 
 The database is a fresh SQLite file in a temporary directory unless --db
 names one (a PostgreSQL URL must name an empty database: the benchmark
@@ -141,7 +143,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
 
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	rel, added, err := svc.ReleaseNotice(ctx, auth.CLI, noticeID, app.ReleaseRequest{})
 	if err != nil {
 		stop()
@@ -162,7 +164,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		time.Sleep(time.Second)
 	}
-	wall := time.Since(t0)
+	wall, cpu := time.Since(t0), cpuTime()-cpu0
 	fmt.Fprintln(env.Stderr)
 	stop()
 	<-done
@@ -186,6 +188,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "rate            %.0f messages/s (first to last message, from the ledger)\n", rate)
 	fmt.Fprintf(w, "wall            %s from release to all sent\n", wall.Round(time.Millisecond))
 	fmt.Fprintf(w, "peak RSS        %d MB while sending\n", peakRSS()>>20)
+	if sent := pr.Counts[delivery.Sent]; cpu > 0 && sent > 0 {
+		fmt.Fprintf(w, "CPU             %s in this process from release to all sent, %.0f µs a message\n",
+			cpu.Round(10*time.Millisecond), float64(cpu.Microseconds())/float64(sent))
+	}
 	if pr.Release.State != delivery.ReleaseDone {
 		return fmt.Errorf("the release did not finish: %s %s", pr.Release.State, pr.Release.Reason)
 	}

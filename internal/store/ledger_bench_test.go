@@ -42,6 +42,11 @@ func BenchmarkLedger(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if q := os.Getenv("LB_SQL"); q != "" && dialect == "postgres" {
+					if _, err := db.SQL().Exec(q); err != nil {
+						b.Fatal(err)
+					}
+				}
 				w, err := db.RegisterWorker(ctx, "bench", 1)
 				if err != nil {
 					b.Fatal(err)
