@@ -37,6 +37,7 @@ type Service struct {
 	publicWake func()
 	public     PublicOptions
 	rates      rateBook
+	counts     countBook
 }
 
 // Options tune a Service; zero values take the defaults.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -189,17 +190,67 @@ func (s *Service) ReleaseProgress(ctx context.Context, p auth.Principal, id int6
 }
 
 func (s *Service) progress(ctx context.Context, r delivery.Release) (delivery.Progress, error) {
-	c, err := s.db.ReleaseCounts(ctx, r.ID)
+	c, at, err := s.counts.get(r.ID, s.db.Now, func() (delivery.Counts, error) { return s.db.ReleaseCounts(ctx, r.ID) })
 	if err != nil {
 		return delivery.Progress{}, err
 	}
 	now := s.db.Now()
 	pr := delivery.Progress{Release: r, Counts: c, At: now}
-	pr.Rate = s.rates.observe(r.ID, now, c.Finished())
+	pr.Rate = s.rates.observe(r.ID, at, c.Finished())
 	if left := c.Total() - c.Finished(); pr.Rate > 0 && left > 0 && r.State == delivery.ReleaseRunning {
 		pr.ETA = time.Duration(float64(left) / pr.Rate * float64(time.Second))
 	}
 	return pr, nil
+}
+
+// countBook shares a release's counts among everyone watching it. Counting
+// reads what is left to send, which on a release to millions takes a
+// while at first; every open progress bar asks each second. So callers
+// who arrive while a count runs wait for it and share it, and a count that
+// took long is reused for ten times as long (a count of a second serves
+// ten seconds), so that watching never costs more than a tenth of a
+// database connection's time, however many people watch.
+type countBook struct {
+	mu      sync.Mutex
+	entries map[int64]*countEntry
+}
+
+type countEntry struct {
+	mu     sync.Mutex // held while counting
+	counts delivery.Counts
+	at     time.Time // when the count started
+	took   time.Duration
+}
+
+// countReuse is the least time a count must take to be reused at all:
+// small releases are counted afresh every time.
+const countReuse = 50 * time.Millisecond
+
+func (b *countBook) get(id int64, now func() time.Time, count func() (delivery.Counts, error)) (delivery.Counts, time.Time, error) {
+	b.mu.Lock()
+	if b.entries == nil {
+		b.entries = map[int64]*countEntry{}
+	}
+	e := b.entries[id]
+	if e == nil {
+		e = &countEntry{}
+		b.entries[id] = e
+	}
+	b.mu.Unlock()
+	asked := now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// A count that started after this caller asked is as fresh as its own.
+	if e.counts != nil && (!e.at.Before(asked) || e.took >= countReuse && asked.Sub(e.at) < 10*e.took) {
+		return maps.Clone(e.counts), e.at, nil
+	}
+	start := now()
+	c, err := count()
+	if err != nil {
+		return nil, start, err
+	}
+	e.counts, e.at, e.took = c, start, now().Sub(start)
+	return maps.Clone(c), start, nil
 }
 
 // rateBook remembers recent (time, finished) samples per release, so that
@@ -223,7 +274,10 @@ func (b *rateBook) observe(id int64, at time.Time, done int64) float64 {
 	if b.samples == nil {
 		b.samples = map[int64][]rateSample{}
 	}
-	ss := append(b.samples[id], rateSample{at, done})
+	ss := b.samples[id]
+	if n := len(ss); n == 0 || !at.Equal(ss[n-1].at) {
+		ss = append(ss, rateSample{at, done}) // a shared count is one sample
+	}
 	// Keep one sample older than the window as the baseline.
 	for len(ss) > 2 && at.Sub(ss[1].at) > rateWindow {
 		ss = ss[1:]
