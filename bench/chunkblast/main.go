@@ -25,6 +25,8 @@ func main() {
 	conns := flag.Int("conns", 20, "connections")
 	n := flag.Int("n", 100000, "messages in all")
 	size := flag.Int("size", 4800, "body bytes of each message")
+	batch := flag.Int("batch", 1, "messages sent in one write before their replies are read")
+	rset := flag.Bool("rset", false, "send RSET after each message of a batch but the last")
 	flag.Parse()
 
 	line := strings.Repeat("y", 76) + "\r\n"
@@ -34,7 +36,7 @@ func main() {
 	start := time.Now()
 	for range *conns {
 		wg.Go(func() {
-			if err := blast(*addr, body, *n, &next, &sent); err != nil {
+			if err := blast(*addr, body, *n, max(1, *batch), *rset, &next, &sent); err != nil {
 				log.Fatal(err)
 			}
 		})
@@ -45,7 +47,7 @@ func main() {
 		*conns, len(body), sent.Load(), took.Round(time.Millisecond), float64(sent.Load())/took.Seconds())
 }
 
-func blast(addr, body string, n int, next, sent *atomic.Int64) error {
+func blast(addr, body string, n, batch int, rset bool, next, sent *atomic.Int64) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
@@ -74,22 +76,34 @@ func blast(addr, body string, n int, next, sent *atomic.Int64) error {
 	if err := reply("250"); err != nil {
 		return err
 	}
-	for {
-		i := next.Add(1)
-		if i > int64(n) {
-			break
+	for done := false; !done; {
+		k := 0
+		for k < batch {
+			i := next.Add(1)
+			if i > int64(n) {
+				done = true
+				break
+			}
+			msg := fmt.Sprintf("From: a@example.test\r\nTo: u%d@example.test\r\nSubject: notice %d\r\n\r\n%s", i, i, body)
+			if rset && k > 0 {
+				fmt.Fprintf(w, "RSET\r\n")
+			}
+			fmt.Fprintf(w, "MAIL FROM:<a@example.test>\r\nRCPT TO:<u%d@example.test>\r\nBDAT %d LAST\r\n%s", i, len(msg), msg)
+			k++
 		}
-		msg := fmt.Sprintf("From: a@example.test\r\nTo: u%d@example.test\r\nSubject: notice %d\r\n\r\n%s", i, i, body)
-		fmt.Fprintf(w, "MAIL FROM:<a@example.test>\r\nRCPT TO:<u%d@example.test>\r\nBDAT %d LAST\r\n%s", i, len(msg), msg)
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		for range 3 {
+		replies := 3 * k
+		if rset && k > 0 {
+			replies += k - 1
+		}
+		for range replies {
 			if err := reply("250"); err != nil {
 				return err
 			}
 		}
-		sent.Add(1)
+		sent.Add(int64(k))
 	}
 	fmt.Fprintf(w, "QUIT\r\n")
 	w.Flush()
